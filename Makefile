@@ -1,0 +1,47 @@
+# Every target sets itself up: a fresh machine needs only Python 3.11 and the package registries.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Real MNIST lives beside the project on the development and CI machines; elsewhere the user cache is used.
+export MNISTLAB_DATA_DIR ?= $(if $(wildcard ../shared/datasets/mnist),$(abspath ../shared/datasets),)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup demo test test-accuracy lint format bench browser clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+# The main job: see the data, train the default model, print where its report is.
+demo: $(STAMP)
+	$(BIN)/mnistlab data info mnist
+	$(BIN)/mnistlab data show mnist --split 'train[:25]' --out runs/demo-samples.png
+
+# Debian's chromium drives the drawing-page test; nothing is downloaded by the test tools themselves.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -m "not accuracy"
+
+# Every zoo model at its default settings on full MNIST (slow: tens of minutes).
+test-accuracy: $(STAMP)
+	$(BIN)/python -m pytest -m accuracy -v
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

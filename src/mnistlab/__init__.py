@@ -1,0 +1,51 @@
+"""mnistlab: from "what is MNIST?" to a trained, evaluated, pictured and exported digit recognizer.
+
+    import mnistlab
+    ds, info = mnistlab.load("mnist", split="train[:80%]", as_supervised=True, with_info=True)
+    run = mnistlab.train("fastcnn", epochs=1)          # a run directory with model, history, report
+    result = mnistlab.evaluate(run.dir)                # metrics, confusion matrix, pictures
+    mnistlab.predict(run.dir, ["my_digit.jpg"])        # real photos, prepared like MNIST
+
+Heavy libraries (Keras, TensorFlow) load on first use, so `import mnistlab` and the data commands stay fast.
+"""
+
+import importlib
+import os
+
+# TensorFlow's C++ start-up chatter says nothing a user can act on.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute", imported on first access
+_PUBLIC = {
+    "load": "mnistlab.data.load:load",
+    "list_datasets": "mnistlab.data.registry:list_datasets",
+    "DatasetInfo": "mnistlab.data.info:DatasetInfo",
+    "as_dataframe": "mnistlab.data.notebook:as_dataframe",
+    "show_examples": "mnistlab.data.notebook:show_examples",
+    "train": "mnistlab.training.api:train",
+    "get_model": "mnistlab.models.registry:get_model",
+    "list_models": "mnistlab.models.registry:list_models",
+    "load_classifier": "mnistlab.models.loading:load_classifier",
+    "evaluate": "mnistlab.evaluation.api:evaluate",
+    "predict": "mnistlab.recognition.predict:predict",
+    "preprocess": "mnistlab.recognition.preprocess:preprocess",
+    "MnistlabError": "mnistlab.errors:MnistlabError",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    try:
+        module_name, attribute = _PUBLIC[name].split(":")
+    except KeyError:
+        raise AttributeError(f"module 'mnistlab' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,85 @@
+"""The `mnistlab` command line: parse, call one library function, print. No logic lives here.
+
+    mnistlab data info mnist
+    mnistlab train --model fastcnn --epochs 1
+    mnistlab --debug evaluate runs/2026-11-23-fastcnn      # --debug (anywhere) shows tracebacks
+
+Each command group lives in its own module in this package and adds itself with `register(app)`.
+Errors a user can cause (`MnistlabError`) print one line on stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import traceback
+
+import click
+import typer
+
+from mnistlab import __version__
+from mnistlab.errors import MnistlabError
+
+app = typer.Typer(
+    name="mnistlab",
+    help="Handwritten-digit recognition workbench: data, models, training, evaluation, serving.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mnistlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """mnistlab: MNIST-family data, a model zoo, reports, recognition of real images, a REST API."""
+
+
+def _register_commands() -> None:
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        app(args=args, prog_name="mnistlab", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as usage:
+        usage.show()
+        sys.exit(usage.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except MnistlabError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except Exception as error:  # a bug or an environment problem: one line, traceback on request
+        if debug:
+            traceback.print_exc()
+        print(
+            f"error: {type(error).__name__}: {error} (run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(1)

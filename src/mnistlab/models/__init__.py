@@ -1,0 +1,1 @@
+"""The model zoo: every model is registered under a short name (see `registry`)."""

@@ -1,0 +1,166 @@
+"""Load a trained model from a run directory or a model file, safely, behind one small interface.
+
+    clf = load_classifier("runs/2026-11-23-fastcnn")   # or model.keras / model.skops / model.onnx
+    probabilities = clf.predict_proba(images)          # images: uint8 (N, 28, 28, 1) -> (N, C) float32
+
+Nothing in a model file is executed: Keras files load with safe_mode=True, skops files load only
+if every type they contain is a numpy or scikit-learn type, and ONNX graphs are data.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnistlab.errors import ModelFileError
+
+MODEL_FILES = (
+    "model.keras",
+    "model.skops",
+    "model.onnx",
+)  # looked for in a run directory, in order
+_SAFE_SKOPS_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.")
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0..255 (or floats already in [0, 1]) -> float32 (N, 28, 28, 1) in [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255)
+    return images.astype(np.float32, copy=False)
+
+
+@dataclass
+class Classifier:
+    """A trained model of any kind ("keras", "sklearn", "onnx") that maps images to probabilities."""
+
+    kind: str
+    model: Any
+    path: Path
+    run_dir: Path | None = None
+    config: dict = field(default_factory=dict)  # the run's config.json, or {} for a bare file
+
+    @property
+    def num_classes(self) -> int:
+        if self.kind == "keras":
+            return int(self.model.output_shape[-1])
+        if self.kind == "sklearn":
+            return len(self.model.classes_)
+        return int(self.model.get_outputs()[0].shape[-1])
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        if self.kind == "keras":
+            return tuple(self.model.input_shape[1:])
+        if self.kind == "sklearn":
+            return (int(self.model.n_features_in_),)
+        return tuple(self.model.get_inputs()[0].shape[1:])
+
+    def predict_proba(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Images (N, 28, 28[, 1]) uint8 or float in [0, 1] -> probabilities (N, C) float32."""
+        pixels = to_float(images)
+        if self.kind == "keras":
+            outputs = [
+                np.asarray(self.model(pixels[i : i + batch_size], training=False))
+                for i in range(0, len(pixels), batch_size)
+            ]
+            probabilities = np.concatenate(outputs) if outputs else np.zeros((0, self.num_classes))
+        elif self.kind == "sklearn":
+            probabilities = self.model.predict_proba(pixels.reshape(len(pixels), -1))
+        else:
+            name = self.model.get_inputs()[0].name
+            outputs = [
+                self.model.run(None, {name: pixels[i : i + batch_size]})[0]
+                for i in range(0, len(pixels), batch_size)
+            ]
+            probabilities = np.concatenate(outputs) if outputs else np.zeros((0, self.num_classes))
+        return np.asarray(probabilities, dtype=np.float32)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Images -> predicted labels (N,) int64."""
+        return self.predict_proba(images).argmax(axis=1).astype(np.int64)
+
+
+def _model_file(target: Path) -> tuple[Path, Path | None]:
+    """Resolve a run directory or a file to (model file, run directory or None)."""
+    if target.is_dir():
+        for name in MODEL_FILES:
+            if (target / name).is_file():
+                return target / name, target
+        raise ModelFileError(
+            f"{target} holds no {', '.join(MODEL_FILES)}; pass a finished run directory or a model file"
+        )
+    if not target.exists():
+        raise ModelFileError(f"{target} does not exist; pass a run directory or a model file")
+    parent = target.parent
+    return target, parent if (parent / "config.json").is_file() else None
+
+
+def _load_keras(path: Path):
+    import keras
+
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a Keras model file (.keras is a zip archive)")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:
+        raise ModelFileError(
+            f"{path} could not be loaded as a Keras model ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _load_skops(path: Path):
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as error:
+        raise ModelFileError(f"{path} is not a skops model file ({error})") from error
+    unsafe = [t for t in untrusted if not t.startswith(_SAFE_SKOPS_PREFIXES)]
+    if unsafe:
+        raise ModelFileError(
+            f"{path} contains types that are not numpy or scikit-learn ({', '.join(unsafe)}); "
+            "refusing to load it"
+        )
+    try:
+        return sio.load(path, trusted=untrusted)
+    except Exception as error:
+        raise ModelFileError(f"{path} could not be loaded as a skops model ({error})") from error
+
+
+def _load_onnx(path: Path):
+    import onnxruntime
+
+    try:
+        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:
+        raise ModelFileError(f"{path} is not a valid ONNX model ({error})") from error
+
+
+_LOADERS = {
+    ".keras": ("keras", _load_keras),
+    ".skops": ("sklearn", _load_skops),
+    ".onnx": ("onnx", _load_onnx),
+}
+
+
+def load_classifier(target) -> Classifier:
+    """A run directory or a .keras / .skops / .onnx file -> Classifier."""
+    path, run_dir = _model_file(Path(target))
+    try:
+        kind, loader = _LOADERS[path.suffix]
+    except KeyError:
+        raise ModelFileError(
+            f"{path}: unknown model file type {path.suffix!r}; expected .keras, .skops or .onnx"
+        ) from None
+    config = {}
+    if run_dir is not None and (run_dir / "config.json").is_file():
+        config = json.loads((run_dir / "config.json").read_text())
+    return Classifier(kind=kind, model=loader(path), path=path, run_dir=run_dir, config=config)

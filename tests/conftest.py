@@ -1,0 +1,37 @@
+"""Shared fixtures. Real MNIST comes from $MNISTLAB_DATA_DIR (../shared/datasets on these machines)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The folder that holds mnist/<four IDX .gz files>. A missing folder fails; it never skips."""
+    root = os.environ.get("MNISTLAB_DATA_DIR")
+    if not root:
+        pytest.fail("MNISTLAB_DATA_DIR is not set; run the tests with `make test` (see README.md)")
+    missing = [name for name in MNIST_FILES if not (Path(root) / "mnist" / name).is_file()]
+    if missing:
+        pytest.fail(f"real MNIST files missing under {root}/mnist: {', '.join(missing)}")
+    return Path(root)
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch) -> Path:
+    """A private user cache, so a test never reads or writes the real one."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MNISTLAB_CACHE_DIR", str(cache))
+    return cache
