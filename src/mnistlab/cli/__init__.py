@@ -15,7 +15,6 @@ import pkgutil
 import sys
 import traceback
 
-import click
 import typer
 
 from mnistlab import __version__
@@ -61,15 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
     try:
-        app(args=args, prog_name="mnistlab", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as usage:
-        usage.show()
-        sys.exit(usage.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        # Standalone mode: Typer reports usage errors itself (exit 2) and turns Ctrl-C into exit 1.
+        app(args=args, prog_name="mnistlab")
     except MnistlabError as error:
         if debug:
             traceback.print_exc()
