@@ -1,0 +1,293 @@
+"""Evaluate a trained model on a dataset split: metrics, mistakes, pictures and a one-file HTML report.
+
+    import mnistlab
+    result = mnistlab.evaluate("runs/2026-11-23-fastcnn")          # or model.keras / model.skops / model.onnx
+    result.accuracy, result.loss, result.confusion_matrix          # numbers (confusion: rows = true labels)
+    result.misclassified(limit=8).indices                          # the most confident mistakes first
+    result.plot_confusion_matrix()                                 # a matplotlib Figure
+    result.write("out/")                                           # metrics.json, *.png, report.html
+
+The dataset defaults to the run's config.json "dataset", else mnist; the model must fit its images
+and its classes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.errors import MnistlabError
+from mnistlab.evaluation import feature_maps, plots
+from mnistlab.evaluation.metrics import compute_metrics
+from mnistlab.models.loading import Classifier, load_classifier
+
+DEFAULT_DATASET = "mnist"
+GALLERY_SIZE = 12  # misclassified examples shown in pictures and reports
+SAMPLES_SIZE = 24  # examples in the sample-predictions grid
+
+
+@dataclass(frozen=True)
+class Misclassified:
+    """The wrong predictions: indices into the evaluated split, (n, 28, 28, 1) images, true labels, probs."""
+
+    indices: np.ndarray
+    images: np.ndarray
+    labels: np.ndarray
+    predictions: np.ndarray
+    probabilities: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+@dataclass
+class Evaluation:
+    """A model's predictions on one dataset split, with every metric computed from them."""
+
+    classifier: Classifier
+    dataset: str
+    split: str
+    class_names: list[str]
+    images: np.ndarray  # (N, 28, 28, 1) uint8
+    labels: np.ndarray  # (N,) int64 true classes
+    probabilities: np.ndarray  # (N, C) float32 model outputs
+    metrics: dict  # see metrics.compute_metrics
+    data_dir: str | Path | None = None
+
+    @property
+    def accuracy(self) -> float:
+        return self.metrics["accuracy"]
+
+    @property
+    def loss(self) -> float | None:
+        """Mean cross-entropy in nats, or None where the model does not output probabilities."""
+        return self.metrics["loss"]
+
+    @property
+    def confusion_matrix(self) -> np.ndarray:
+        return np.asarray(self.metrics["confusion_matrix"], dtype=np.int64)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.classifier.run_dir
+
+    @property
+    def config(self) -> dict:
+        return self.classifier.config
+
+    @property
+    def model_name(self) -> str:
+        return str(self.config.get("model") or self.classifier.path.stem)
+
+    @property
+    def run_metrics(self) -> dict:
+        """The run's metrics.json (test accuracy, training seconds, ...), or {} for a bare model file."""
+        return _read_json(self.run_dir / "metrics.json") if self.run_dir else {}
+
+    @property
+    def history(self):
+        """The run's history.csv as a pandas DataFrame, or None."""
+        if self.run_dir is None or not (self.run_dir / "history.csv").is_file():
+            return None
+        import pandas as pd
+
+        try:
+            history = pd.read_csv(self.run_dir / "history.csv")
+        except (ValueError, OSError):
+            return None
+        return history if len(history) else None
+
+    def misclassified(self, limit: int | None = None, most_confident_first: bool = True) -> Misclassified:
+        """The wrong predictions, by default those the model was most sure about first."""
+        predictions = self.predictions
+        indices = np.flatnonzero(predictions != self.labels)
+        if most_confident_first:
+            confidence = self.probabilities[indices, predictions[indices]]
+            indices = indices[np.argsort(-confidence, kind="stable")]
+        indices = indices[:limit]
+        return Misclassified(
+            indices=indices,
+            images=self.images[indices],
+            labels=self.labels[indices],
+            predictions=predictions[indices],
+            probabilities=self.probabilities[indices],
+        )
+
+    def to_dict(self) -> dict:
+        """Every metric with what was evaluated, as JSON-ready Python types."""
+        return {
+            "model": self.model_name,
+            "model_kind": self.classifier.kind,
+            "model_path": str(self.classifier.path),
+            "run_dir": str(self.run_dir) if self.run_dir else None,
+            "dataset": self.dataset,
+            "split": self.split,
+            "class_names": list(self.class_names),
+            **self.metrics,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    # Pictures: each returns a matplotlib Figure (None where it does not apply).
+    def plot_confusion_matrix(self):
+        return plots.confusion_matrix_figure(self.confusion_matrix, self.class_names)
+
+    def plot_misclassified(self, limit: int = GALLERY_SIZE):
+        wrong = self.misclassified(limit=limit)
+        return plots.misclassified_figure(wrong.images, wrong.labels, wrong.probabilities, self.class_names)
+
+    def plot_samples(self, count: int = SAMPLES_SIZE):
+        return plots.sample_predictions_figure(
+            self.images[:count], self.labels[:count], self.predictions[:count], self.class_names
+        )
+
+    def plot_per_class_accuracy(self):
+        recall = [row["recall"] for row in self.metrics["per_class"]]
+        return plots.per_class_accuracy_figure(recall, self.class_names, self.accuracy)
+
+    def plot_class_distribution(self):
+        """Train split vs the evaluated split."""
+        from mnistlab import load
+
+        train = load(self.dataset, split="train", data_dir=self.data_dir)
+        return plots.class_distribution_figure(train["label"], self.labels, self.class_names)
+
+    def plot_training_curves(self):
+        history = self.history
+        return None if history is None else plots.training_curves_figure(history)
+
+    def plot_feature_maps(self, index: int = 0):
+        """Conv2D activations for example `index` of the split (None unless the model is a Keras CNN)."""
+        if self.classifier.kind != "keras":
+            return None
+        return feature_maps.feature_maps_figure(self.classifier.model, self.images[index])
+
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """metrics.json, one PNG per picture and report.html into out_dir; returns {name: path}."""
+        from mnistlab.evaluation.report import write_evaluation
+
+        return write_evaluation(self, Path(out_dir))
+
+    def _repr_html_(self) -> str:
+        from mnistlab.evaluation.report import render_summary
+
+        return render_summary(self)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def split_slug(split: str) -> str:
+    """A folder-safe name for a split: 'train[:80%]' -> 'train-to-80pct', 'test' -> 'test'."""
+    text = split.replace("%", "pct").replace(":", "-to-").replace("+", "-plus-")
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "split"
+
+
+def default_out_dir(classifier: Classifier, split: str) -> Path:
+    """<run_dir>/eval-<split> for a run, <folder>/<model file stem>-eval-<split> for a bare model file."""
+    if classifier.run_dir is not None:
+        return classifier.run_dir / f"eval-{split_slug(split)}"
+    return classifier.path.parent / f"{classifier.path.stem}-eval-{split_slug(split)}"
+
+
+def _fits(model_shape: tuple, data_shape: tuple) -> bool:
+    """Do the model's input dimensions (None/str = any size) match the data's?"""
+    if len(model_shape) != len(data_shape):
+        return False
+    return all(not isinstance(m, int) or m == d for m, d in zip(model_shape, data_shape, strict=True))
+
+
+def check_compatible(classifier: Classifier, dataset: str, image_shape: tuple, num_classes: int) -> None:
+    """Raise MnistlabError unless the model takes this dataset's images and predicts its classes."""
+    name = classifier.path.name
+    if classifier.kind == "sklearn":
+        expected = (int(np.prod(image_shape)),)  # sklearn models see flattened pixels
+        fits = classifier.input_shape == expected
+    else:
+        fits = _fits(tuple(classifier.input_shape), tuple(image_shape))
+    if not fits:
+        raise MnistlabError(
+            f"{name} takes inputs of shape {tuple(classifier.input_shape)} but {dataset} images are "
+            f"{tuple(image_shape)}; evaluate it on the kind of data it was trained on"
+        )
+    if classifier.num_classes != num_classes:
+        raise MnistlabError(
+            f"{name} predicts {classifier.num_classes} classes but {dataset} has {num_classes}; "
+            "evaluate it on the dataset it was trained on (--dataset)"
+        )
+
+
+def evaluate_classifier(
+    classifier: Classifier, dataset: str | None = None, split: str = "test", data_dir=None
+) -> Evaluation:
+    """Evaluate an already loaded Classifier (see `evaluate`)."""
+    from mnistlab import load
+
+    dataset = dataset or classifier.config.get("dataset") or DEFAULT_DATASET
+    data, info = load(dataset, split=split, data_dir=data_dir, with_info=True)
+    label_feature = info.features["label"]
+    check_compatible(classifier, dataset, tuple(data["image"].shape[1:]), label_feature.num_classes)
+    images, labels = data["image"], np.asarray(data["label"], dtype=np.int64)
+    if len(labels) == 0:
+        raise MnistlabError(f"split {split!r} of {dataset} holds no examples; choose a larger split")
+    probabilities = classifier.predict_proba(images)
+    class_names = [str(name) for name in label_feature.names]
+    return Evaluation(
+        classifier=classifier,
+        dataset=dataset,
+        split=split,
+        class_names=class_names,
+        images=images,
+        labels=labels,
+        probabilities=probabilities,
+        metrics=compute_metrics(labels, probabilities, class_names),
+        data_dir=data_dir,
+    )
+
+
+def evaluate(target, dataset: str | None = None, split: str = "test", data_dir=None) -> Evaluation:
+    """Evaluate a run directory or a .keras / .skops / .onnx model file on `split` of `dataset`."""
+    return evaluate_classifier(load_classifier(target), dataset=dataset, split=split, data_dir=data_dir)
+
+
+def evaluate_to_dir(
+    target, dataset: str | None = None, split: str = "test", data_dir=None, out_dir=None
+) -> tuple[Evaluation, Path]:
+    """Evaluate and write everything (metrics.json, pictures, report.html) into out_dir (or the default)."""
+    evaluation = evaluate(target, dataset=dataset, split=split, data_dir=data_dir)
+    out_dir = Path(out_dir) if out_dir else default_out_dir(evaluation.classifier, split)
+    evaluation.write(out_dir)
+    return evaluation, out_dir
+
+
+def write_run_report(run_dir, model=None, data_dir=None) -> Path:
+    """Evaluate a finished run on its dataset's test split and write <run_dir>/report.html.
+
+    `model` (the trained keras.Model or sklearn estimator, still in memory) saves reloading it from disk.
+    """
+    from mnistlab.evaluation.report import write_report
+
+    run_dir = Path(run_dir)
+    if model is None:
+        classifier = load_classifier(run_dir)
+    else:
+        kind = "sklearn" if hasattr(model, "predict_proba") else "keras"
+        path = run_dir / ("model.skops" if kind == "sklearn" else "model.keras")
+        config = _read_json(run_dir / "config.json")
+        classifier = Classifier(kind=kind, model=model, path=path, run_dir=run_dir, config=config)
+    data_dir = data_dir or classifier.config.get("data_dir")
+    evaluation = evaluate_classifier(classifier, split="test", data_dir=data_dir)
+    return write_report(evaluation, run_dir / "report.html")

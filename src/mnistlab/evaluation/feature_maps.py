@@ -1,0 +1,60 @@
+"""What each convolution of a CNN sees: the activations of every Conv2D layer for one image.
+
+    figure = feature_maps_figure(model, image)     # model: keras.Model; image: (28, 28, 1) uint8
+    if figure is None: ...                         # the model has no Conv2D layer (an MLP, a forest)
+
+A second keras.Model is built from model.inputs to the outputs of the Conv2D layers, so this works for
+Sequential and functional models alike, on any Keras backend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnistlab.evaluation.plots import new_figure
+from mnistlab.models.loading import to_float
+
+MAX_CHANNELS = 8  # feature maps shown per layer (the first ones)
+
+
+def conv_layers(model) -> list:
+    """The top-level Conv2D layers of a Keras model, in order."""
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def feature_maps(model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """[(layer name, activations (H, W, channels) float32)] for each Conv2D layer, for one image."""
+    import keras
+
+    layers = conv_layers(model)
+    if not layers:
+        return []
+    probe = keras.Model(inputs=model.inputs, outputs=[layer.output for layer in layers])
+    pixels = to_float(np.asarray(image)[None])  # (1, 28, 28, 1) in [0, 1]
+    outputs = probe(pixels, training=False)
+    if not isinstance(outputs, list | tuple):
+        outputs = [outputs]
+    return [(layer.name, np.asarray(output)[0]) for layer, output in zip(layers, outputs, strict=True)]
+
+
+def feature_maps_figure(model, image: np.ndarray, max_channels: int = MAX_CHANNELS):
+    """One row per Conv2D layer: the input image, then its first feature maps. None if there is no Conv2D."""
+    maps = feature_maps(model, image)
+    if not maps:
+        return None
+    columns = 1 + max(min(max_channels, activations.shape[-1]) for _, activations in maps)
+    figure = new_figure(1.1 * columns, 1.3 * len(maps) + 0.2)
+    grid = figure.add_gridspec(len(maps), columns)
+    for row, (name, activations) in enumerate(maps):
+        image_axes = figure.add_subplot(grid[row, 0])
+        image_axes.imshow(np.asarray(image)[..., 0] if np.ndim(image) == 3 else image, cmap="gray_r")
+        image_axes.set_title(f"{name}\n{tuple(activations.shape)}", fontsize=7)
+        image_axes.set_axis_off()
+        for channel in range(min(max_channels, activations.shape[-1])):
+            axes = figure.add_subplot(grid[row, 1 + channel])
+            axes.imshow(activations[..., channel], cmap="viridis")
+            axes.set_title(f"#{channel}", fontsize=7)
+            axes.set_axis_off()
+    return figure

@@ -1,0 +1,216 @@
+"""Pictures of a classifier's results; each function returns a matplotlib Figure and draws nothing on screen.
+
+    figure = confusion_matrix_figure(confusion, class_names)
+    save_figure(figure, out_dir / "confusion_matrix.png")        # PNG, written atomically
+
+Figures are built with matplotlib's object API (no pyplot state), so they work headless (Agg), in threads
+and in notebooks. Images are (N, 28, 28, 1) uint8 or (N, 28, 28) arrays; probabilities are (N, C) floats.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from mnistlab.files import atomic_write_bytes
+
+TRUE_COLOR = "tab:blue"
+PREDICTED_COLOR = "tab:red"
+CORRECT_COLOR = "tab:green"
+OTHER_COLOR = "0.75"  # light grey: probability bars of the classes that are neither true nor predicted
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A Figure (inches) drawn by the Agg canvas, independent of any pyplot backend."""
+    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def figure_to_png(figure: Figure, dpi: int = 100) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def save_figure(figure: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Write the figure as a PNG file, atomically."""
+    return atomic_write_bytes(path, figure_to_png(figure, dpi=dpi))
+
+
+def _as_2d(image: np.ndarray) -> np.ndarray:
+    """(28, 28, 1) or (28, 28) -> (28, 28) for imshow."""
+    image = np.asarray(image)
+    return image[..., 0] if image.ndim == 3 else image
+
+
+def confusion_matrix_figure(confusion: np.ndarray, class_names: list[str]) -> Figure:
+    """Heatmap of counts (rows = true, columns = predicted), recall per row on the right, precision below."""
+    confusion = np.asarray(confusion)
+    num_classes = len(confusion)
+    true_positives = np.diag(confusion).astype(float)
+    recall = np.divide(
+        true_positives, confusion.sum(axis=1), out=np.zeros(num_classes), where=confusion.sum(1) > 0
+    )
+    precision = np.divide(
+        true_positives, confusion.sum(axis=0), out=np.zeros(num_classes), where=confusion.sum(0) > 0
+    )
+    figure = new_figure(7.5, 7)
+    grid = figure.add_gridspec(2, 2, width_ratios=[num_classes, 1.4], height_ratios=[num_classes, 1.1])
+    heatmap = figure.add_subplot(grid[0, 0])
+    recall_axes = figure.add_subplot(grid[0, 1])
+    precision_axes = figure.add_subplot(grid[1, 0])
+
+    # Off-diagonal counts are small next to the diagonal; a log-like scale keeps mistakes visible.
+    shade = np.log1p(confusion)
+    heatmap.imshow(shade, cmap="Blues", aspect="auto")
+    brightest = shade.max() if shade.max() > 0 else 1
+    for true in range(num_classes):
+        for predicted in range(num_classes):
+            count = int(confusion[true, predicted])
+            if count:
+                color = "white" if shade[true, predicted] > 0.6 * brightest else "black"
+                heatmap.text(predicted, true, str(count), ha="center", va="center", fontsize=8, color=color)
+    ticks = range(num_classes)
+    heatmap.set_xticks(ticks, class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
+    heatmap.set_yticks(ticks, class_names)
+    heatmap.xaxis.set_ticks_position("top")
+    heatmap.xaxis.set_label_position("top")
+    heatmap.set_xlabel("predicted label")
+    heatmap.set_ylabel("true label")
+
+    recall_axes.imshow(recall[:, None], cmap="Greens", vmin=0, vmax=1, aspect="auto")
+    precision_axes.imshow(precision[None, :], cmap="Oranges", vmin=0, vmax=1, aspect="auto")
+    for index in ticks:
+        recall_axes.text(0, index, f"{recall[index]:.1%}", ha="center", va="center", fontsize=7)
+        precision_axes.text(
+            index, 0, f"{precision[index]:.1%}", ha="center", va="center", fontsize=7, rotation=90
+        )
+    recall_axes.set_xticks([0], ["recall"])
+    recall_axes.xaxis.set_ticks_position("top")
+    recall_axes.set_yticks([])
+    precision_axes.set_yticks([0], ["precision"])
+    precision_axes.set_xticks([])
+    return figure
+
+
+def misclassified_figure(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    class_names: list[str],
+    columns: int = 2,
+) -> Figure:
+    """Each wrong prediction: the image, then its C probability bars (true class blue, predicted red)."""
+    count = len(images)
+    rows = max(1, -(-count // columns))
+    figure = new_figure(4.2 * columns, 1.7 * rows)
+    grid = figure.add_gridspec(rows, 2 * columns, width_ratios=[1, 1.8] * columns)
+    num_classes = probabilities.shape[1] if count else len(class_names)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        image_axes = figure.add_subplot(grid[row, 2 * column])
+        bars_axes = figure.add_subplot(grid[row, 2 * column + 1])
+        true, predicted = int(labels[index]), int(np.argmax(probabilities[index]))
+        image_axes.imshow(_as_2d(images[index]), cmap="gray_r")
+        image_axes.set_axis_off()
+        colors = [OTHER_COLOR] * num_classes
+        colors[true] = TRUE_COLOR
+        colors[predicted] = PREDICTED_COLOR
+        bars_axes.bar(range(num_classes), probabilities[index], color=colors)
+        bars_axes.set_ylim(0, 1)
+        bars_axes.set_xticks(range(num_classes), [name[:3] for name in class_names], fontsize=6)
+        bars_axes.tick_params(axis="y", labelsize=6)
+        bars_axes.set_title(
+            f"true {class_names[true]}, predicted {class_names[predicted]} "
+            f"({probabilities[index][predicted]:.0%})",
+            fontsize=7,
+        )
+    if count == 0:
+        axes = figure.add_subplot(grid[0, :])
+        axes.text(0.5, 0.5, "no misclassified examples", ha="center", va="center")
+        axes.set_axis_off()
+    return figure
+
+
+def sample_predictions_figure(
+    images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, class_names: list[str], columns: int = 8
+) -> Figure:
+    """A grid of images titled with the prediction: green when right, red with the true label when wrong."""
+    count = len(images)
+    rows = max(1, -(-count // columns))
+    figure = new_figure(1.1 * columns, 1.25 * rows)
+    for index in range(count):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        axes.imshow(_as_2d(images[index]), cmap="gray_r")
+        axes.set_axis_off()
+        true, predicted = int(labels[index]), int(predictions[index])
+        if true == predicted:
+            axes.set_title(class_names[predicted][:8], fontsize=8, color=CORRECT_COLOR)
+        else:
+            title = f"{class_names[predicted][:8]} (true {class_names[true][:8]})"
+            axes.set_title(title, fontsize=7, color=PREDICTED_COLOR)
+    return figure
+
+
+def per_class_accuracy_figure(recall: np.ndarray, class_names: list[str], accuracy: float) -> Figure:
+    """Accuracy within each true class (= recall) as bars, with the overall accuracy as a dashed line."""
+    recall = np.asarray(recall, dtype=float)
+    figure = new_figure(7, 3.2)
+    axes = figure.add_subplot()
+    bars = axes.bar(range(len(recall)), recall, color=TRUE_COLOR)
+    axes.bar_label(bars, labels=[f"{value:.1%}" for value in recall], fontsize=7)
+    axes.axhline(accuracy, color=PREDICTED_COLOR, linestyle="--", label=f"overall {accuracy:.2%}")
+    lowest = float(recall.min()) if len(recall) else 0.0
+    axes.set_ylim(max(0.0, lowest - 0.05), 1.01)
+    axes.set_xticks(range(len(recall)), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
+    axes.set_ylabel("accuracy within class")
+    axes.legend(loc="lower right")
+    return figure
+
+
+def class_distribution_figure(
+    train_labels: np.ndarray, test_labels: np.ndarray, class_names: list[str]
+) -> Figure:
+    """Share of each class in the training and test splits, side by side (percent of each split)."""
+    num_classes = len(class_names)
+    figure = new_figure(7, 3.2)
+    axes = figure.add_subplot()
+    positions = np.arange(num_classes)
+    for offset, labels, name, color in (
+        (-0.2, train_labels, "train", TRUE_COLOR),
+        (0.2, test_labels, "test", PREDICTED_COLOR),
+    ):
+        counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
+        share = counts / max(1, counts.sum())
+        axes.bar(
+            positions + offset, share * 100, width=0.4, color=color, label=f"{name} (n={counts.sum():,})"
+        )
+    axes.set_xticks(positions, class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
+    axes.set_ylabel("% of split")
+    axes.legend(loc="lower right")
+    return figure
+
+
+def training_curves_figure(history) -> Figure:
+    """Loss and accuracy per epoch, training vs validation, from a history.csv DataFrame."""
+    figure = new_figure(9, 3.4)
+    epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
+    for position, metric in enumerate(("loss", "accuracy")):
+        axes = figure.add_subplot(1, 2, position + 1)
+        for column, label, color in (
+            (metric, "train", TRUE_COLOR),
+            (f"val_{metric}", "validation", PREDICTED_COLOR),
+        ):
+            if column in history:
+                axes.plot(epochs, history[column], marker="o", markersize=3, color=color, label=label)
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(metric)
+        axes.grid(alpha=0.3)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend()
+    return figure

@@ -1,0 +1,200 @@
+"""The evaluation report: one self-contained HTML file (pictures as data: URIs, inline CSS, no requests).
+
+    write_evaluation(evaluation, Path("out"))      # metrics.json + one PNG per picture + report.html
+    write_report(evaluation, run_dir / "report.html")   # the HTML file alone
+
+The template (templates/report.html.j2) is rendered with autoescaping on, so names, config values and
+layer names from a model file can never inject markup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import jinja2
+
+from mnistlab.evaluation import plots
+from mnistlab.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+# file stem -> title, in the order the report shows them
+PICTURES = {
+    "training_curves": "Training curves",
+    "confusion_matrix": "Confusion matrix",
+    "per_class_accuracy": "Accuracy per class",
+    "misclassified": "Most confident mistakes",
+    "samples": "Sample predictions",
+    "class_distribution": "Class distribution",
+    "feature_maps": "Feature maps of the first test image",
+}
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("mnistlab.evaluation", "templates"),
+        autoescape=True,  # the templates end in .j2, which select_autoescape would leave unescaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_pictures(evaluation) -> dict[str, bytes]:
+    """Every picture that applies to this evaluation, as PNG bytes keyed by PICTURES name."""
+    makers = {
+        "training_curves": evaluation.plot_training_curves,
+        "confusion_matrix": evaluation.plot_confusion_matrix,
+        "per_class_accuracy": evaluation.plot_per_class_accuracy,
+        "misclassified": evaluation.plot_misclassified,
+        "samples": evaluation.plot_samples,
+        "class_distribution": evaluation.plot_class_distribution,
+        "feature_maps": evaluation.plot_feature_maps,
+    }
+    pictures = {}
+    for name, make in makers.items():
+        figure = make()
+        if figure is not None:
+            pictures[name] = plots.figure_to_png(figure)
+    return pictures
+
+
+def count_parameters(classifier) -> int | None:
+    """Trainable and non-trainable weights of a Keras model; tree nodes of a forest; None if unknown."""
+    model = classifier.model
+    if classifier.kind == "keras":
+        return int(model.count_params())
+    if classifier.kind == "sklearn":
+        if hasattr(model, "estimators_"):
+            return int(sum(tree.tree_.node_count for tree in model.estimators_ if hasattr(tree, "tree_")))
+        if hasattr(model, "coef_"):
+            return int(model.coef_.size + len(getattr(model, "intercept_", [])))
+    return None
+
+
+def _output_shape(layer) -> str:
+    try:
+        return str(tuple(layer.output.shape))
+    except (AttributeError, ValueError, TypeError):
+        return "?"
+
+
+def model_layers(classifier) -> list[dict]:
+    """The model summary table: [{name, type, output_shape, params}] per top-level layer."""
+    model = classifier.model
+    if classifier.kind == "keras":
+        return [
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": _output_shape(layer),
+                "params": int(layer.count_params()),
+            }
+            for layer in model.layers
+        ]
+    if classifier.kind == "sklearn":
+        return [
+            {
+                "name": "estimator",
+                "type": type(model).__name__,
+                "output_shape": f"(None, {classifier.num_classes})",
+                "params": count_parameters(classifier),
+            }
+        ]
+    return [
+        {"name": f"input {node.name}", "type": node.type, "output_shape": str(node.shape), "params": None}
+        for node in model.get_inputs()
+    ] + [
+        {"name": f"output {node.name}", "type": node.type, "output_shape": str(node.shape), "params": None}
+        for node in model.get_outputs()
+    ]
+
+
+def _config_rows(config: dict) -> list[tuple[str, str]]:
+    """(key, value) pairs; nested dicts (versions, hardware) as compact JSON."""
+    return [
+        (str(key), value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+        for key, value in config.items()
+    ]
+
+
+def _summary(evaluation) -> dict:
+    """The headline numbers, as display strings."""
+    run_metrics = evaluation.run_metrics
+    parameters = count_parameters(evaluation.classifier)
+    train_seconds = run_metrics.get("train_seconds")
+    macro = evaluation.metrics["macro_avg"]
+    return {
+        "Model": f"{evaluation.model_name} ({evaluation.classifier.kind})",
+        "Model file": str(evaluation.classifier.path),
+        "Dataset": evaluation.dataset,
+        "Split": f"{evaluation.split} ({evaluation.metrics['n_examples']:,} examples)",
+        "Accuracy": f"{evaluation.accuracy:.2%}",
+        "Loss (cross-entropy)": "n/a" if evaluation.loss is None else f"{evaluation.loss:.4f}",
+        "Macro precision / recall / F1": " / ".join(
+            f"{macro[key]:.4f}" for key in ("precision", "recall", "f1")
+        ),
+        "Training time": "n/a" if train_seconds is None else f"{float(train_seconds):.1f} s",
+        "Epochs": str(run_metrics.get("epochs", evaluation.config.get("epochs", "n/a"))),
+        "Parameters": "n/a" if parameters is None else f"{parameters:,}",
+    }
+
+
+def _context(evaluation, pictures: dict[str, bytes]) -> dict:
+    names = evaluation.class_names
+    per_class = evaluation.metrics["per_class"]
+    confusions = [
+        {
+            "true": names[pair["true"]],
+            "predicted": names[pair["predicted"]],
+            "count": pair["count"],
+            "share": pair["count"] / max(1, per_class[pair["true"]]["support"]),
+        }
+        for pair in evaluation.metrics["top_confusions"]
+    ]
+    return {
+        "title": f"{evaluation.model_name} on {evaluation.dataset} {evaluation.split}",
+        "summary": _summary(evaluation),
+        "per_class": per_class,
+        "macro": evaluation.metrics["macro_avg"],
+        "accuracy": evaluation.accuracy,
+        "n_examples": evaluation.metrics["n_examples"],
+        "confusions": confusions,
+        "config": _config_rows(evaluation.config),
+        "layers": model_layers(evaluation.classifier),
+        "pictures": {
+            name: {
+                "title": PICTURES[name],
+                "uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            }
+            for name, png in pictures.items()
+        },
+    }
+
+
+def render_report(evaluation, pictures: dict[str, bytes] | None = None) -> str:
+    """The complete report.html text."""
+    pictures = render_pictures(evaluation) if pictures is None else pictures
+    return _environment().get_template("report.html.j2").render(**_context(evaluation, pictures))
+
+
+def render_summary(evaluation) -> str:
+    """A short HTML block (headline numbers and the per-class table) for notebooks."""
+    context = _context(evaluation, pictures={})
+    return _environment().get_template("summary.html.j2").render(**context)
+
+
+def write_report(evaluation, path: Path) -> Path:
+    """Write report.html alone (atomically)."""
+    return atomic_write_text(path, render_report(evaluation))
+
+
+def write_evaluation(evaluation, out_dir: Path) -> dict[str, Path]:
+    """metrics.json, <picture>.png for each picture and report.html into out_dir; returns {name: path}."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pictures = render_pictures(evaluation)
+    written = {"metrics": atomic_write_json(out_dir / "metrics.json", evaluation.to_dict())}
+    for name, png in pictures.items():
+        written[name] = atomic_write_bytes(out_dir / f"{name}.png", png)
+    written["report"] = atomic_write_text(out_dir / "report.html", render_report(evaluation, pictures))
+    return written
