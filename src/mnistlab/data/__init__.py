@@ -1,0 +1,10 @@
+"""MNIST-family data: tfds-compatible loading into numpy arrays, and what to look at in a notebook.
+
+    import mnistlab
+    ds, info = mnistlab.load("mnist", split="train[:80%]", with_info=True)
+
+Modules: idx (the file format), splits (the split grammar), registry (datasets, mirrors, checksums),
+fetch (find, download, verify), cache (.npy memory maps), info (DatasetInfo), load (`load`),
+batches (shuffled float32 batches for training), notebook (DataFrame and picture grid).
+Nothing heavy is imported here.
+"""

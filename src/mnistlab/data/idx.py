@@ -1,0 +1,108 @@
+"""Read and check IDX files (the MNIST file format), gzip-compressed or not.
+
+    images = read_idx(path, ndim=3)        # (60000, 28, 28) uint8
+    labels = read_idx(path, ndim=1)        # (60000,) uint8
+
+An IDX file is a 4-byte magic number (0, 0, dtype code, number of dimensions), one big-endian
+uint32 per dimension, then the values in C order, big-endian. Every problem raises a DataError
+that names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.errors import DataError
+
+# IDX type code -> numpy dtype (big-endian as stored)
+IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def _fix(path: str | Path) -> str:
+    return f"delete {path} and load again to re-download it, or replace it with a good copy"
+
+
+def decompress(path: str | Path, data: bytes | None = None) -> bytes:
+    """The decompressed bytes of a .gz file (or the bytes themselves if not gzip-compressed).
+
+    `path` names the file in errors; its bytes are read from disk unless `data` is given.
+    """
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise DataError(f"{path}: cannot read it ({error.strerror or error})") from None
+    if data[:2] != b"\x1f\x8b":  # not gzip: an already decompressed IDX file
+        return data
+    try:
+        return gzip.decompress(data)
+    except EOFError:
+        raise DataError(f"{path}: truncated (the gzip stream ends early); {_fix(path)}") from None
+    except (OSError, zlib.error) as error:
+        raise DataError(f"{path}: corrupt gzip data ({error}); {_fix(path)}") from None
+
+
+def md5_matches(compressed: bytes, decompressed: bytes, md5s: tuple[str, ...]) -> bool:
+    """True if no checksum is known, or the md5 of either form of the file is one of `md5s`."""
+    if not md5s:
+        return True
+    return hashlib.md5(decompressed).hexdigest() in md5s or hashlib.md5(compressed).hexdigest() in md5s
+
+
+def parse_idx(data: bytes, path: str | Path, ndim: int, dtype=np.uint8) -> np.ndarray:
+    """Check the header of decompressed IDX bytes against `ndim` and `dtype`, and return the array."""
+    if len(data) < 4:
+        raise DataError(f"{path}: too short for an IDX file ({len(data)} bytes); {_fix(path)}")
+    zero, type_code, file_ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or type_code not in IDX_DTYPES:
+        raise DataError(
+            f"{path}: not an IDX file (magic number 0x{data[:4].hex()}, expected 0x0000 then a type "
+            f"code and the number of dimensions); {_fix(path)}"
+        )
+    file_dtype = IDX_DTYPES[type_code]
+    if file_dtype.newbyteorder("=") != np.dtype(dtype) or file_ndim != ndim:
+        raise DataError(
+            f"{path}: holds {file_ndim}-D {file_dtype.newbyteorder('=')} values, expected {ndim}-D "
+            f"{np.dtype(dtype)} (wrong IDX magic number for this file); {_fix(path)}"
+        )
+    header_bytes = 4 + 4 * ndim
+    if len(data) < header_bytes:
+        raise DataError(f"{path}: ends inside its IDX header; {_fix(path)}")
+    shape = struct.unpack(f">{ndim}I", data[4:header_bytes])
+    expected = header_bytes + int(np.prod(shape, dtype=np.int64)) * file_dtype.itemsize
+    if len(data) != expected:
+        raise DataError(
+            f"{path}: {len(data)} bytes decompressed, but its header {shape} needs {expected}; {_fix(path)}"
+        )
+    values = np.frombuffer(data, dtype=file_dtype, offset=header_bytes).reshape(shape)
+    return values.astype(np.dtype(dtype), copy=False)
+
+
+def read_idx(path: str | Path, ndim: int, dtype=np.uint8) -> np.ndarray:
+    """Read a (gzip-compressed) IDX file of `ndim` dimensions."""
+    return parse_idx(decompress(path), path, ndim, dtype)
+
+
+def write_idx(path: str | Path, values: np.ndarray, compress: bool = True) -> Path:
+    """Write `values` as an IDX file (gzip-compressed by default); used for fixtures and exports."""
+    from mnistlab.files import atomic_write_bytes
+
+    codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
+    values = np.asarray(values)
+    code = codes[values.dtype.newbyteorder("=")]
+    header = struct.pack(">HBB", 0, code, values.ndim) + struct.pack(f">{values.ndim}I", *values.shape)
+    data = header + values.astype(IDX_DTYPES[code], copy=False).tobytes()
+    return atomic_write_bytes(path, gzip.compress(data, mtime=0) if compress else data)

@@ -1,0 +1,117 @@
+"""`mnistlab.load`: tfds.load's arguments and split grammar, returning numpy arrays.
+
+    import mnistlab
+    train = mnistlab.load("mnist", split="train[:80%]")         # {'image': (48000, 28, 28, 1) uint8,
+                                                                 #  'label': (48000,) int64}
+    (images, labels), info = mnistlab.load("mnist", split="test", as_supervised=True, with_info=True)
+    everything = mnistlab.load("mnist")                          # {'train': {...}, 'test': {...}}
+    parts = mnistlab.load("mnist", split=["train[:10%]", "train[10%:]"])   # a list, one per spec
+
+Examples keep the order of the original IDX files. Split strings are parsed and checked before any
+file is read or downloaded. Arrays of a whole split are read-only memory maps of the user cache;
+slices of one split are views of them; `+` concatenates into new arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from mnistlab.data.cache import split_arrays
+from mnistlab.data.info import DatasetInfo, dataset_info
+from mnistlab.data.registry import get_dataset
+from mnistlab.data.splits import Slice, SplitSpec
+from mnistlab.errors import DataError, SplitError
+
+
+def load(
+    name: str = "mnist",
+    split=None,
+    *,
+    as_supervised: bool = False,
+    with_info: bool = False,
+    data_dir=None,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+):
+    """Load a dataset like `tfds.load`, as numpy arrays.
+
+    Args:
+      name: 'mnist', 'fashion_mnist' or 'kmnist' (see `mnistlab.list_datasets()`).
+      split: None (a dict of every split), a split string such as 'train[:80%]', or a list (or dict)
+        of them, giving a list (or dict) of results.
+      as_supervised: return (images, labels) tuples instead of {'image', 'label'} dicts.
+      with_info: also return the DatasetInfo: (result, info).
+      data_dir: a folder holding <name>/<file>.gz, searched before $MNISTLAB_DATA_DIR and the user cache.
+      download: fetch missing files from the mirrors into the user cache; False raises DataError instead.
+      mirrors: base URLs to download from instead of the dataset's own (or $MNISTLAB_MIRRORS).
+
+    Each result is {'image': uint8 (N, 28, 28, 1), 'label': int64 (N,)}.
+    """
+    spec = get_dataset(name)
+    info = dataset_info(spec)
+    sizes = {split_name: files.num_examples for split_name, files in spec.splits.items()}
+    if split is None:
+        split = {split_name: split_name for split_name in sizes}
+    requested = _map_structure(SplitSpec.parse, split, sequences=(list, tuple))  # checked before any I/O
+    resolved = _map_structure(lambda split_spec: _resolve_nonempty(split_spec, sizes), requested)
+
+    needed = {part.split for parts in _leaves(resolved) for part in parts}
+    arrays = {}
+    for split_name in sizes:  # in the dataset's order, so downloads and errors come in a stable order
+        if split_name in needed:
+            images, labels = split_arrays(spec, split_name, data_dir, download, mirrors)
+            if len(labels) != sizes[split_name]:
+                raise DataError(
+                    f"{spec.name}/{split_name} has {len(labels)} examples, expected {sizes[split_name]}; "
+                    f"replace its files with the published ones"
+                )
+            arrays[split_name] = (images.view(np.ndarray), labels.view(np.ndarray))
+
+    def build(parts: tuple[Slice, ...]):
+        images, labels = _gather(parts, arrays)
+        return (images, labels) if as_supervised else {"image": images, "label": labels}
+
+    result = _map_structure(build, resolved)
+    return (result, info) if with_info else result
+
+
+def load_info(name: str = "mnist") -> DatasetInfo:
+    """The DatasetInfo of a dataset, without reading its files."""
+    return dataset_info(name)
+
+
+def _resolve_nonempty(split_spec: SplitSpec, sizes: dict[str, int]) -> tuple[Slice, ...]:
+    parts = split_spec.resolve(sizes)
+    if not parts:  # tfds refuses these too ("corresponds to no data")
+        raise SplitError(f"`{split_spec}` selects no examples; choose a non-empty range, e.g. `train[:80%]`")
+    return parts
+
+
+def _gather(parts: tuple[Slice, ...], arrays: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of the slices, in order: a view for one slice, a new array for several."""
+    pieces = [(arrays[p.split][0][p.start : p.stop], arrays[p.split][1][p.start : p.stop]) for p in parts]
+    if len(pieces) == 1:
+        return pieces[0]
+    return np.concatenate([images for images, _ in pieces]), np.concatenate([labels for _, labels in pieces])
+
+
+def _map_structure(function, structure, sequences=(list,)):
+    """Apply `function` to each leaf of a dict (-> dict) or sequence (-> list) of splits."""
+    if isinstance(structure, Mapping):
+        return {key: _map_structure(function, value, sequences) for key, value in structure.items()}
+    if isinstance(structure, sequences):
+        return [_map_structure(function, value, sequences) for value in structure]
+    return function(structure)
+
+
+def _leaves(structure):
+    if isinstance(structure, Mapping):
+        for value in structure.values():
+            yield from _leaves(value)
+    elif isinstance(structure, list):
+        for value in structure:
+            yield from _leaves(value)
+    else:
+        yield structure
