@@ -116,6 +116,11 @@ def _load_keras(path: Path):
         ) from error
 
 
+def load_keras_model(path):
+    """A .keras file -> keras.Model, loaded with safe_mode=True; a bad file raises ModelFileError."""
+    return _load_keras(Path(path))
+
+
 def _load_skops(path: Path):
     import skops.io as sio
 

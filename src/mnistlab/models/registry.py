@@ -104,3 +104,26 @@ def get_model(name: str, input_shape=INPUT_SHAPE, num_classes: int = NUM_CLASSES
             f"model {name!r} has no setting {', '.join(unknown)}; its settings are: {allowed}"
         )
     return spec.build(input_shape, num_classes, **{**spec.architecture, **overrides})
+
+
+def count_parameters(spec: ModelSpec) -> int | None:
+    """Weights of a Keras model at its default architecture; None for sklearn (its size depends on data)."""
+    if spec.kind != "keras":
+        return None
+    return int(spec.build(INPUT_SHAPE, NUM_CLASSES, **spec.architecture).count_params())
+
+
+def describe_models() -> list[dict[str, Any]]:
+    """One plain dict per registered model: what `mnistlab models` lists."""
+    return [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "description": spec.description,
+            "params": count_parameters(spec),
+            "expected_accuracy": spec.expected_accuracy,
+            "architecture": dict(spec.architecture),
+            "defaults": dict(spec.defaults),
+        }
+        for spec in list_models()
+    ]

@@ -1,0 +1,177 @@
+"""One flat, typed, documented training config. Every setting appears once, here, with its default and unit.
+
+    config = resolve_config({"model": "mlp", "epochs": 3})    # user value > model recipe > default below
+    config.batch_size                                         # 128: examples per optimizer step
+    config.to_dict()                                          # what config.json holds
+
+CLI flags map 1:1 to the fields (`batch_size` <-> `--batch-size`). An unknown key is an error, and so is a
+value out of range. The architecture fields (hidden, layers, dropout, ...) default to None, meaning "the
+model's own value"; a model that has no such setting refuses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from mnistlab.errors import MnistlabError
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "nesterov", "rmsprop", "nadam")
+SCHEDULES = ("constant", "onecycle", "cosine")
+PRECISIONS = ("float32", "bfloat16")
+DEFAULT_MODEL = "fastcnn"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run. Units are in the comments."""
+
+    # -- what to train on what
+    model: str = (
+        DEFAULT_MODEL  # a zoo name (`mnistlab models`), a FILE.py with build_model(), or a FILE.keras
+    )
+    dataset: str = "mnist"  # mnist | fashion_mnist | kmnist
+    data_dir: str | None = (
+        None  # folder holding <dataset>/ IDX files; None: $MNISTLAB_DATA_DIR, then the cache
+    )
+    train_split: str = "train"  # tfds split grammar, e.g. "train[:80%]"
+    val_split: str | None = None  # validation examples from the train split, e.g. "train[80%:]"; None: none
+    val_fraction: float = 0.0  # or: this fraction of train_split, held out at random (seeded); 0: none
+    # -- optimization
+    epochs: int = 5  # full passes over train_split
+    batch_size: int = 128  # examples per optimizer step
+    lr: float = 1e-3  # peak learning rate (per step, at batch_size)
+    optimizer: str = "adam"  # adam | adamw | sgd | nesterov | rmsprop | nadam
+    momentum: float = 0.9  # for sgd and nesterov (the others have their own)
+    weight_decay: float = 0.0  # decoupled weight decay per step, scaled by lr; 0: none
+    schedule: str = "constant"  # constant | onecycle (linear up, then linear down to 0) | cosine, per step
+    warmup: float = 0.0  # fraction of all steps spent warming the lr up linearly from 0 to `lr`
+    label_smoothing: float = 0.0  # 0..1: weight moved from the true class to all classes evenly
+    early_stopping: int = 0  # patience in epochs without a better val_loss; 0: off. Needs validation data
+    # -- speed
+    precision: str = "float32"  # float32 | bfloat16 (Keras "mixed_bfloat16": bf16 compute, fp32 weights)
+    steps_per_execution: int = 1  # optimizer steps per compiled call; >1 cuts Python overhead per batch
+    threads: int = 0  # CPU threads for TensorFlow ops (intra- and inter-op); 0: the library default
+    # -- bookkeeping
+    seed: int = 0  # one seed for weights, dropout, shuffling and the validation carve-out
+    keep_checkpoints: int = 3  # checkpoints (one per epoch) kept in <run>/checkpoints; older ones are deleted
+    out: str | None = None  # run directory; None: runs/<YYYY-MM-DD>-<model>[-N]
+    progress: bool = True  # show a progress bar per epoch and a summary
+    # -- architecture overrides; None: the model's own value (see `mnistlab models`)
+    hidden: int | None = None  # units in each hidden Dense layer
+    layers: int | None = None  # number of hidden Dense layers
+    dropout: float | None = None  # dropout rate, 0..1
+    filters: int | None = None  # convolution filters (of the first conv layer)
+    n_estimators: int | None = None  # trees in a random forest
+    max_depth: int | None = None  # deepest tree level of a random forest; None: grow until pure
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def architecture(self) -> dict[str, Any]:
+        """The architecture overrides the user set (not None)."""
+        values = {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+FIELDS = {field.name: field for field in fields(TrainConfig)}
+ARCHITECTURE_FIELDS = ("hidden", "layers", "dropout", "filters", "n_estimators", "max_depth")
+_HINTS = typing.get_type_hints(TrainConfig)
+
+
+def _check_known(settings: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(settings) - set(FIELDS))
+    if unknown:
+        raise MnistlabError(f"unknown {where} {', '.join(unknown)}; known settings: {', '.join(FIELDS)}")
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Check a value against its field's type; ints are accepted where floats are expected."""
+    hint = _HINTS[name]
+    allowed = typing.get_args(hint) or (hint,)
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise MnistlabError(f"{name} needs a value, not None")
+    if bool in allowed:
+        if isinstance(value, bool):
+            return value
+    elif float in allowed and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    elif int in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif str in allowed and isinstance(value, str):
+        return value
+    expected = " or ".join(t.__name__ for t in allowed if t is not type(None))
+    raise MnistlabError(f"{name}={value!r}: expected {expected}")
+
+
+def _validate(config: TrainConfig) -> None:
+    def need(condition: bool, message: str) -> None:
+        if not condition:
+            raise MnistlabError(message)
+
+    need(
+        config.optimizer in OPTIMIZERS,
+        f"optimizer={config.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}",
+    )
+    need(config.schedule in SCHEDULES, f"schedule={config.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+    need(
+        config.precision in PRECISIONS,
+        f"precision={config.precision!r}: choose one of {', '.join(PRECISIONS)}",
+    )
+    need(config.epochs >= 1, f"epochs={config.epochs}: train for at least 1 epoch")
+    need(config.batch_size >= 1, f"batch_size={config.batch_size}: use a positive number of examples")
+    need(config.lr > 0, f"lr={config.lr}: the learning rate must be positive")
+    need(config.momentum >= 0, f"momentum={config.momentum}: use a value >= 0")
+    need(config.weight_decay >= 0, f"weight_decay={config.weight_decay}: use a value >= 0")
+    need(0 <= config.warmup < 1, f"warmup={config.warmup}: use a fraction of all steps in [0, 1)")
+    need(0 <= config.label_smoothing < 1, f"label_smoothing={config.label_smoothing}: use a value in [0, 1)")
+    need(0 <= config.val_fraction < 1, f"val_fraction={config.val_fraction}: use a fraction in [0, 1)")
+    need(
+        not (config.val_split and config.val_fraction),
+        "set either val_split or val_fraction, not both",
+    )
+    need(config.early_stopping >= 0, f"early_stopping={config.early_stopping}: patience is >= 0 epochs")
+    need(
+        config.early_stopping == 0 or bool(config.val_split) or config.val_fraction > 0,
+        "early_stopping needs validation data: add --val-fraction 0.1 or --val-split 'train[90%:]'",
+    )
+    need(config.steps_per_execution >= 1, f"steps_per_execution={config.steps_per_execution}: use >= 1")
+    need(config.threads >= 0, f"threads={config.threads}: use >= 0 (0: the library default)")
+    need(config.keep_checkpoints >= 1, f"keep_checkpoints={config.keep_checkpoints}: keep at least 1")
+    need(config.seed >= 0, f"seed={config.seed}: use a non-negative integer")
+    if config.dropout is not None:
+        need(0 <= config.dropout < 1, f"dropout={config.dropout}: use a rate in [0, 1)")
+    for name in ("hidden", "layers", "filters", "n_estimators", "max_depth"):
+        value = getattr(config, name)
+        need(value is None or value >= 1, f"{name}={value}: use a positive number")
+
+
+def resolve_config(
+    settings: Mapping[str, Any], recipe_defaults: Mapping[str, Any] | None = None
+) -> TrainConfig:
+    """Settings the user gave > the model recipe's defaults > the defaults above -> a checked TrainConfig.
+
+    A setting whose value is None counts as not given (except that the user may not unset a recipe value
+    this way), so CLI flags that were left out can be passed straight through.
+    """
+    given = {name: value for name, value in settings.items() if value is not None}
+    _check_known(given, "setting")
+    recipe = dict(recipe_defaults or {})
+    _check_known(recipe, "recipe default")
+    values = {**recipe, **given}
+    config = TrainConfig(**{name: _coerce(name, value) for name, value in values.items()})
+    _validate(config)
+    return config
+
+
+def config_from_dict(saved: Mapping[str, Any]) -> TrainConfig:
+    """A config.json dict (with extra "versions"/"hardware" entries) -> TrainConfig, exactly as saved."""
+    values = {name: saved[name] for name in FIELDS if name in saved}
+    config = TrainConfig(**{name: _coerce(name, value) for name, value in values.items()})
+    _validate(config)
+    return config

@@ -1,0 +1,126 @@
+"""The examples a run trains, validates and tests on, as float32 pixels in [0, 1], normalised once.
+
+    data = load_training_data(config)
+    data.train_images   # float32 (N, 28, 28, 1) in [0, 1]
+    data.train_labels   # int64 (N,)
+    data.val_images     # None when the run has no validation data
+
+Test examples always come from the `test` split; training and validation examples never do, and never
+overlap each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mnistlab.errors import SplitError
+from mnistlab.models.loading import to_float
+from mnistlab.training.config import TrainConfig
+
+TEST_SPLIT = "test"
+
+
+@dataclass
+class TrainingData:
+    train_images: np.ndarray  # float32 (N, H, W, C) in [0, 1]
+    train_labels: np.ndarray  # int64 (N,)
+    val_images: np.ndarray | None
+    val_labels: np.ndarray | None
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    info: Any  # mnistlab.data DatasetInfo
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.info.features["label"].num_classes)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(size) for size in self.info.features["image"].shape)
+
+    def sizes(self) -> dict[str, int]:
+        return {
+            "train_examples": len(self.train_labels),
+            "val_examples": 0 if self.val_labels is None else len(self.val_labels),
+            "test_examples": len(self.test_labels),
+        }
+
+
+def _rows(split: str, split_sizes: dict[str, int]) -> list[tuple[str, int, int]]:
+    """A split string -> its (split name, start, stop) row ranges."""
+    from mnistlab.data.splits import SplitSpec
+
+    return [(part.split, part.start, part.stop) for part in SplitSpec.parse(split).resolve(split_sizes)]
+
+
+def _check_separation(config: TrainConfig, split_sizes: dict[str, int]) -> None:
+    """Training and validation rows never come from the test split, nor from each other."""
+    train_rows = _rows(config.train_split, split_sizes)
+    named = [("train_split", config.train_split, train_rows)]
+    if config.val_split:
+        named.append(("val_split", config.val_split, _rows(config.val_split, split_sizes)))
+    for flag, split, rows in named:
+        if any(name == TEST_SPLIT for name, _, _ in rows):
+            raise SplitError(
+                f"{flag} `{split}` uses the `{TEST_SPLIT}` split, which is kept for the final evaluation; "
+                "take examples from `train`, e.g. `train[90%:]`"
+            )
+    if config.val_split:
+        val_rows = named[1][2]
+        for name, start, stop in train_rows:
+            for other, other_start, other_stop in val_rows:
+                if name == other and max(start, other_start) < min(stop, other_stop):
+                    raise SplitError(
+                        f"val_split `{config.val_split}` overlaps train_split `{config.train_split}`; "
+                        "use disjoint slices, e.g. --train-split 'train[:90%]' --val-split 'train[90%:]'"
+                    )
+
+
+def _carve_validation(images: np.ndarray, labels: np.ndarray, fraction: float, seed: int):
+    """Hold out `fraction` of the examples at random (seeded); both parts keep their original order."""
+    count = round(len(labels) * fraction)
+    if count == 0 or count == len(labels):
+        raise SplitError(
+            f"val_fraction {fraction} of {len(labels)} training examples leaves "
+            f"{count} for validation and {len(labels) - count} for training; use a larger train split"
+        )
+    order = np.random.default_rng(seed).permutation(len(labels))
+    val_rows, train_rows = np.sort(order[:count]), np.sort(order[count:])
+    return images[train_rows], labels[train_rows], images[val_rows], labels[val_rows]
+
+
+def _nonempty(split: str, part: dict) -> dict:
+    if len(part["label"]) == 0:
+        raise SplitError(f"split `{split}` holds no examples; widen it, e.g. `train[:10%]`")
+    return part
+
+
+def load_training_data(config: TrainConfig) -> TrainingData:
+    from mnistlab.data.load import load
+
+    splits = [config.train_split, TEST_SPLIT] + ([config.val_split] if config.val_split else [])
+    parts, info = load(config.dataset, split=splits, data_dir=config.data_dir, with_info=True)
+    split_sizes = {name: info.splits[name].num_examples for name in ("train", TEST_SPLIT)}
+    _check_separation(config, split_sizes)
+    train, test = _nonempty(config.train_split, parts[0]), _nonempty(TEST_SPLIT, parts[1])
+    train_images, train_labels = to_float(train["image"]), np.asarray(train["label"])
+    val_images = val_labels = None
+    if config.val_split:
+        val = _nonempty(config.val_split, parts[2])
+        val_images, val_labels = to_float(val["image"]), np.asarray(val["label"])
+    elif config.val_fraction:
+        train_images, train_labels, val_images, val_labels = _carve_validation(
+            train_images, train_labels, config.val_fraction, config.seed
+        )
+    return TrainingData(
+        train_images=train_images,
+        train_labels=train_labels,
+        val_images=val_images,
+        val_labels=val_labels,
+        test_images=to_float(test["image"]),
+        test_labels=np.asarray(test["label"]),
+        info=info,
+    )

@@ -1,0 +1,91 @@
+"""The epoch loop for Keras models: shuffle, fit one epoch, record, checkpoint, maybe stop.
+
+    state = train_epochs(model, data, config, checkpoints, state, progress, run_dir)
+
+Each epoch is one `model.fit` call over a permutation drawn from a generator seeded with (seed, epoch),
+so the order of every epoch is known in advance and a resumed run sees exactly the batches an
+uninterrupted one would have seen. Early stopping watches val_loss and keeps the best weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.training.checkpoints import Checkpoints, LoopState
+from mnistlab.training.config import TrainConfig
+from mnistlab.training.inputs import TrainingData
+from mnistlab.training.optimization import current_lr
+from mnistlab.training.progress import EpochProgress
+from mnistlab.training.rundir import write_history
+
+# history.csv columns after "epoch", in this order; other metrics follow, then lr and seconds
+COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
+    """The order in which 0-based `epoch` visits the `count` training examples."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
+
+
+def steps_per_epoch(count: int, batch_size: int) -> int:
+    return math.ceil(count / batch_size)
+
+
+def _update_best(state: LoopState, row: dict, checkpoints: Checkpoints, model, patience: int) -> None:
+    """Track the lowest val_loss; save its weights; count epochs without improvement."""
+    val_loss = row.get("val_loss")
+    if val_loss is None:
+        return
+    if state.best_val_loss is None or val_loss < state.best_val_loss:
+        state.best_val_loss, state.best_epoch = val_loss, row["epoch"]
+        state.epochs_without_improvement = 0
+        checkpoints.save_best(model)
+    else:
+        state.epochs_without_improvement += 1
+        state.stopped_early = patience > 0 and state.epochs_without_improvement >= patience
+
+
+def train_epochs(
+    model,
+    data: TrainingData,
+    config: TrainConfig,
+    checkpoints: Checkpoints,
+    state: LoopState,
+    progress: EpochProgress,
+    run_dir: Path,
+) -> LoopState:
+    """Fit from epoch state.epoch + 1 to config.epochs (or an early stop); returns the final state."""
+    validation = None if data.val_images is None else (data.val_images, data.val_labels)
+    count = len(data.train_labels)
+    for epoch in range(state.epoch, config.epochs):
+        if state.stopped_early:
+            break
+        callbacks = progress.for_epoch(epoch + 1)
+        start = time.perf_counter()
+        order = epoch_order(config.seed, epoch, count)
+        result = model.fit(
+            data.train_images[order],
+            data.train_labels[order],
+            batch_size=config.batch_size,
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            shuffle=False,  # the order above is the shuffle
+            validation_data=validation,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        seconds = time.perf_counter() - start
+        logs = {name: float(values[-1]) for name, values in result.history.items()}
+        row = {"epoch": epoch + 1, **{name: logs.pop(name) for name in COLUMNS if name in logs}, **logs}
+        row.update(lr=current_lr(model.optimizer), seconds=round(seconds, 3))
+        state.epoch, state.train_seconds = epoch + 1, state.train_seconds + seconds
+        state.history.append(row)
+        _update_best(state, row, checkpoints, model, config.early_stopping)
+        checkpoints.save(model, state)
+        write_history(run_dir, state.history)
+        progress.finished(row)
+    return state

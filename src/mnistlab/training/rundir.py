@@ -1,0 +1,128 @@
+"""A run directory: what one training run leaves behind, every file written atomically.
+
+runs/2026-11-23-mlp/
+    config.json     the resolved config + seed + library versions + hardware
+    history.csv     one row per finished epoch: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds
+    checkpoints/    epoch-0003.keras (+ .json loop state) per epoch, the last `keep_checkpoints` kept
+    model.keras     the final model (best val_loss weights when there is validation data), or model.skops
+    metrics.json    test_accuracy, test_loss, train_seconds, epochs, ...: written last, marks the run complete
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from mnistlab.errors import MnistlabError
+from mnistlab.files import atomic_write_json, atomic_write_text
+
+RUNS_ROOT = Path("runs")
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+METRICS_FILE = "metrics.json"
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def new_run_dir(model_name: str, out: str | None) -> Path:
+    """`out`, or the first free runs/<YYYY-MM-DD>-<model>[-N]; created empty."""
+    if out is not None:
+        path = Path(out).expanduser()
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise MnistlabError(
+                f"{path} already exists and is not empty; pick another --out, "
+                f"or continue it with --resume {path}"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stem = f"{datetime.date.today().isoformat()}-{model_name}"
+    for number in range(1, 10_000):
+        path = RUNS_ROOT / (stem if number == 1 else f"{stem}-{number}")
+        try:
+            path.mkdir(parents=True)  # exist_ok=False: two runs started at once never share a folder
+            return path
+        except FileExistsError:
+            continue
+    raise MnistlabError(f"{RUNS_ROOT} holds 10000 runs named {stem}-N; clean up or pass --out")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    """Library versions and hardware, so a result can be traced to where it was measured."""
+    import keras
+    import numpy
+    import sklearn
+
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "tensorflow": None,
+        "numpy": numpy.__version__,
+        "sklearn": sklearn.__version__,
+    }
+    if "tensorflow" in sys.modules or keras.backend.backend() == "tensorflow":
+        import tensorflow
+
+        versions["tensorflow"] = tensorflow.__version__
+    if keras.backend.backend() == "jax":
+        import jax
+
+        versions["jax"] = jax.__version__
+    hardware = {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
+    return {"versions": versions, "hardware": hardware}
+
+
+def write_config(run_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / CONFIG_FILE, {**config, **extra})
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / CONFIG_FILE).read_text())
+
+
+def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """All finished epochs so far; rewritten whole after each epoch (a few kB)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [name for name in row if name not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(run_dir / HISTORY_FILE, buffer.getvalue())
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / METRICS_FILE, metrics)
+
+
+def is_complete(run_dir: Path) -> bool:
+    return (run_dir / METRICS_FILE).is_file()
+
+
+def existing_run(run_dir: str | os.PathLike) -> Path:
+    """A run directory that can be resumed: it exists, was started by `mnistlab train`, is not finished."""
+    path = Path(run_dir).expanduser()
+    if not (path / CONFIG_FILE).is_file():
+        raise MnistlabError(
+            f"{path} is not a run directory (no {CONFIG_FILE}); pass the folder `mnistlab train` made"
+        )
+    if is_complete(path):
+        raise MnistlabError(f"{path} is already complete ({METRICS_FILE} exists); start a new run instead")
+    return path

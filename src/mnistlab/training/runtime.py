@@ -1,0 +1,58 @@
+"""Process-wide settings a run applies once at its entry: seed, CPU threads, numeric precision.
+
+seed_everything(config.seed)        # python, numpy, the backend and Keras' own generators
+limit_threads(config.threads)       # TensorFlow only; must happen before TensorFlow runs anything
+with precision_policy("bfloat16"):  # models built inside compute in bf16; restored on exit
+    model = build()
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from mnistlab.errors import MnistlabError
+
+# config precision -> Keras dtype policy: "mixed_bfloat16" computes in bfloat16, keeps weights in float32
+POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def limit_threads(threads: int) -> None:
+    """Use `threads` CPU threads inside and between TensorFlow ops (0: TensorFlow decides).
+
+    Other backends read their thread settings from the environment when they start (e.g. XLA_FLAGS
+    for JAX), so there this setting has no effect.
+    """
+    import keras
+
+    if threads == 0 or keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already ran something in this process; a same value is fine
+        current = tf.config.threading.get_intra_op_parallelism_threads()
+        raise MnistlabError(
+            f"threads={threads}: TensorFlow in this process already runs with {current or 'its default'} "
+            "threads and cannot change; start a new Python process or leave threads at 0"
+        ) from None
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str) -> Iterator[None]:
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(POLICIES[precision])
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
