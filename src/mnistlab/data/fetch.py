@@ -182,3 +182,16 @@ class _progress_bar:
         if self._progress is not None:
             self._progress.stop()
         return False
+
+
+def dataset_locations(data_dir=None) -> list[tuple[str, Path | None, int]]:
+    """(dataset, folder holding its files or None, how many of its files are found) for each dataset."""
+    from mnistlab.data.registry import get_dataset, list_datasets
+
+    rows = []
+    for name in list_datasets():
+        spec = get_dataset(name)
+        found = [find_file(spec, data_file.filename, data_dir) for data_file in spec.files]
+        present = [path for path in found if path is not None]
+        rows.append((name, present[0].parent if present else None, len(present)))
+    return rows
