@@ -31,7 +31,9 @@ def feature_maps(model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     layers = conv_layers(model)
     if not layers:
         return []
-    probe = keras.Model(inputs=model.inputs, outputs=[layer.output for layer in layers])
+    # A single input is passed as a tensor, not a one-element list, so calling the probe with an array fits.
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(inputs=inputs, outputs=[layer.output for layer in layers])
     pixels = to_float(np.asarray(image)[None])  # (1, 28, 28, 1) in [0, 1]
     outputs = probe(pixels, training=False)
     if not isinstance(outputs, list | tuple):
@@ -45,8 +47,11 @@ def feature_maps_figure(model, image: np.ndarray, max_channels: int = MAX_CHANNE
     if not maps:
         return None
     columns = 1 + max(min(max_channels, activations.shape[-1]) for _, activations in maps)
-    figure = new_figure(1.1 * columns, 1.3 * len(maps) + 0.2)
-    grid = figure.add_gridspec(len(maps), columns)
+    rows = len(maps)
+    figure = new_figure(1.1 * columns, 1.3 * rows + 0.2, layout=None)
+    grid = figure.add_gridspec(
+        rows, columns, left=0.01, right=0.99, bottom=0.02, top=1 - 0.35 / rows, wspace=0.1, hspace=0.5
+    )
     for row, (name, activations) in enumerate(maps):
         image_axes = figure.add_subplot(grid[row, 0])
         image_axes.imshow(np.asarray(image)[..., 0] if np.ndim(image) == 3 else image, cmap="gray_r")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from mnistlab.files import atomic_write_bytes
 
@@ -24,9 +25,13 @@ CORRECT_COLOR = "tab:green"
 OTHER_COLOR = "0.75"  # light grey: probability bars of the classes that are neither true nor predicted
 
 
-def new_figure(width: float, height: float) -> Figure:
-    """A Figure (inches) drawn by the Agg canvas, independent of any pyplot backend."""
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    """A Figure (inches) drawn by the Agg canvas, independent of any pyplot backend.
+
+    Grids of many small images pass layout=None and place axes themselves: the constrained layout solver
+    costs seconds for dozens of axes.
+    """
+    figure = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(figure)
     return figure
 
@@ -83,8 +88,11 @@ def confusion_matrix_figure(confusion: np.ndarray, class_names: list[str]) -> Fi
     heatmap.set_xlabel("predicted label")
     heatmap.set_ylabel("true label")
 
-    recall_axes.imshow(recall[:, None], cmap="Greens", vmin=0, vmax=1, aspect="auto")
-    precision_axes.imshow(precision[None, :], cmap="Oranges", vmin=0, vmax=1, aspect="auto")
+    # Margins: red for the weakest classes, green for the best (pale, so the text stays readable).
+    lowest = min(0.8, float(recall.min()), float(precision.min()))
+    margin_style = {"cmap": "RdYlGn", "vmin": lowest, "vmax": 1.0, "alpha": 0.55, "aspect": "auto"}
+    recall_axes.imshow(recall[:, None], **margin_style)
+    precision_axes.imshow(precision[None, :], **margin_style)
     for index in ticks:
         recall_axes.text(0, index, f"{recall[index]:.1%}", ha="center", va="center", fontsize=7)
         precision_axes.text(
@@ -108,8 +116,19 @@ def misclassified_figure(
     """Each wrong prediction: the image, then its C probability bars (true class blue, predicted red)."""
     count = len(images)
     rows = max(1, -(-count // columns))
-    figure = new_figure(4.2 * columns, 1.7 * rows)
-    grid = figure.add_gridspec(rows, 2 * columns, width_ratios=[1, 1.8] * columns)
+    height = 1.7 * rows  # inches
+    figure = new_figure(4.2 * columns, height, layout=None)
+    grid = figure.add_gridspec(
+        rows,
+        2 * columns,
+        width_ratios=[1, 1.8] * columns,
+        left=0.02,
+        right=0.98,
+        bottom=0.3 / height,  # room for the tick labels of the last row
+        top=1 - 0.3 / height,
+        wspace=0.25,
+        hspace=0.45,
+    )
     num_classes = probabilities.shape[1] if count else len(class_names)
     for index in range(count):
         row, column = divmod(index, columns)
@@ -143,7 +162,8 @@ def sample_predictions_figure(
     """A grid of images titled with the prediction: green when right, red with the true label when wrong."""
     count = len(images)
     rows = max(1, -(-count // columns))
-    figure = new_figure(1.1 * columns, 1.25 * rows)
+    figure = new_figure(1.1 * columns, 1.25 * rows, layout=None)
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.2 / rows, wspace=0.1, hspace=0.3)
     for index in range(count):
         axes = figure.add_subplot(rows, columns, index + 1)
         axes.imshow(_as_2d(images[index]), cmap="gray_r")
@@ -164,12 +184,12 @@ def per_class_accuracy_figure(recall: np.ndarray, class_names: list[str], accura
     axes = figure.add_subplot()
     bars = axes.bar(range(len(recall)), recall, color=TRUE_COLOR)
     axes.bar_label(bars, labels=[f"{value:.1%}" for value in recall], fontsize=7)
-    axes.axhline(accuracy, color=PREDICTED_COLOR, linestyle="--", label=f"overall {accuracy:.2%}")
+    axes.axhline(accuracy, color=PREDICTED_COLOR, linestyle="--")
+    axes.set_title(f"dashed line: overall accuracy {accuracy:.2%}", fontsize=9)
     lowest = float(recall.min()) if len(recall) else 0.0
     axes.set_ylim(max(0.0, lowest - 0.05), 1.01)
     axes.set_xticks(range(len(recall)), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
     axes.set_ylabel("accuracy within class")
-    axes.legend(loc="lower right")
     return figure
 
 
@@ -192,7 +212,8 @@ def class_distribution_figure(
         )
     axes.set_xticks(positions, class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
     axes.set_ylabel("% of split")
-    axes.legend(loc="lower right")
+    axes.set_ylim(0, axes.get_ylim()[1] * 1.2)  # headroom for the legend above the bars
+    axes.legend(loc="upper center", ncols=2)
     return figure
 
 
@@ -208,6 +229,7 @@ def training_curves_figure(history) -> Figure:
         ):
             if column in history:
                 axes.plot(epochs, history[column], marker="o", markersize=3, color=color, label=label)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("epoch")
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)
