@@ -1,0 +1,9 @@
+"""Recognition of real digits: photos, scans and drawings -> MNIST-format images -> predictions.
+
+    digit = mnistlab.preprocess("photo_of_a_7.jpg")      # (28, 28) uint8, white ink on black, centred
+    results = mnistlab.predict("runs/2026-11-23-fastcnn", ["photo_of_a_7.jpg"])
+
+Modules: images (decode files and arrays safely), preprocess (the MNIST recipe), predict, export and
+onnx_conversion (ONNX / SavedModel files), engine (the fastest runtime for serving), server (REST API and
+drawing page, files in static/).
+"""

@@ -1,0 +1,75 @@
+"""Shared pieces of the recognition tests: real MNIST arrays and one trained model per test session.
+
+The model is a real `mnistlab.train` run (fastcnn, one epoch: >= 99% on MNIST) once the training
+package is present; until then a small Keras CNN trained here for a few hundred steps stands in.
+Either way it is trained once per session and cached by its folder.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+TRAIN_SEED = 0
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One gzipped IDX file -> uint8 array (images (N, 28, 28) or labels (N,))."""
+    with gzip.open(path, "rb") as file:
+        data = file.read()
+    dimensions = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dimensions))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dimensions).reshape(shape)
+
+
+@functools.cache
+def mnist_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """split 'train' or 't10k' -> (images uint8 (N, 28, 28), labels int64 (N,))."""
+    folder = Path(data_dir) / "mnist"
+    images = read_idx(folder / f"{split}-images-idx3-ubyte.gz")
+    labels = read_idx(folder / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
+    return images, labels
+
+
+def _train_small_cnn(data_dir: Path, target: Path, steps: int = 400, batch_size: int = 128) -> Path:
+    """A small real CNN (BatchNorm, Dropout, pooling) trained on real MNIST; ~98.5% test accuracy."""
+    import keras
+
+    keras.utils.set_random_seed(TRAIN_SEED)
+    images, labels = mnist_split(data_dir, "train")
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
+            keras.layers.BatchNormalization(),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu", padding="same"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    count = steps * batch_size
+    order = np.random.default_rng(TRAIN_SEED).permutation(len(images))[:count]
+    pixels = images[order, ..., None].astype(np.float32) / 255
+    model.fit(pixels, labels[order], batch_size=batch_size, epochs=1, verbose=0)
+    model.save(target)
+    return target
+
+
+@functools.cache
+def trained_model(data_dir: Path, workdir: Path) -> Path:
+    """A run directory (or .keras file) holding a real model trained on real MNIST, made once."""
+    if importlib.util.find_spec("mnistlab.training.api") is not None:
+        import mnistlab
+
+        run = mnistlab.train("fastcnn", epochs=1, seed=TRAIN_SEED, run_dir=workdir / "fastcnn-run")
+        return Path(run.dir)
+    return _train_small_cnn(data_dir, workdir / "small_cnn.keras")

@@ -1,0 +1,269 @@
+"""Each step of the real-image -> MNIST-format preprocessing, on pictures drawn by the tests."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from mnistlab.errors import MnistlabError
+from mnistlab.recognition import images
+from mnistlab.recognition.images import (
+    ImageTooLargeError,
+    NoDigitError,
+    UnreadableImageError,
+    read_image,
+)
+from mnistlab.recognition.preprocess import (
+    centre_by_mass,
+    drop_specks,
+    fit_box,
+    ink_box,
+    ink_bright,
+    ink_is_dark,
+    preprocess,
+    remove_background,
+    stroke_width,
+    to_working_size,
+)
+
+
+def seven_strokes(size: int = 200, width: int = 14) -> np.ndarray:
+    """A '7' as ink coverage (size, size) float in [0, 1]: a top bar and a slanted stem."""
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    s = size / 200
+    draw.line([(60 * s, 50 * s), (140 * s, 50 * s), (95 * s, 160 * s)], fill=255, width=int(width * s))
+    return np.asarray(image, dtype=np.float32) / 255
+
+
+def on_paper(coverage: np.ndarray, paper: float = 0.9, ink: float = 0.1) -> np.ndarray:
+    """Dark ink on light paper, grey in [0, 1]."""
+    return paper * (1 - coverage) + ink * coverage
+
+
+def encode(pixels: np.ndarray, format: str, mode: str | None = None) -> bytes:
+    image = Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8))
+    if mode:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    return buffer.getvalue()
+
+
+# --- decoding ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("format", ["PNG", "JPEG", "BMP", "GIF", "WEBP"])
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_every_format_decodes_to_grey_in_unit_range(format, mode):
+    grey = on_paper(seven_strokes())
+    decoded = read_image(encode(grey, format, mode))
+    assert decoded.shape == (200, 200)
+    assert decoded.dtype == np.float32
+    assert 0 <= decoded.min() and decoded.max() <= 1
+    assert abs(float(decoded.mean()) - float(grey.mean())) < 0.03  # lossy formats stay close
+
+
+def test_rgb_becomes_luma_so_blue_ink_stays_dark():
+    coverage = seven_strokes()
+    rgb = (
+        np.ones((200, 200, 3)) * (1 - coverage[..., None]) + np.array([0.1, 0.15, 0.6]) * coverage[..., None]
+    )
+    grey = read_image(encode(rgb, "PNG"))
+    assert grey[coverage > 0.99].mean() < 0.25  # blue pen ink: luma ~0.2
+    assert grey[coverage == 0].mean() > 0.99
+
+
+def test_transparent_canvas_is_composited_onto_white():
+    coverage = seven_strokes()
+    rgba = np.zeros((200, 200, 4))
+    rgba[..., 3] = coverage  # black ink, transparent elsewhere: a canvas export
+    grey = read_image(encode(rgba, "PNG"))
+    assert grey[coverage == 0].min() == pytest.approx(1.0)
+    assert grey[coverage > 0.99].max() < 0.02
+
+
+def test_white_strokes_on_a_clear_canvas_stay_visible():
+    coverage = seven_strokes()
+    rgba = np.ones((200, 200, 4))
+    rgba[..., 3] = coverage
+    grey = read_image(encode(rgba, "PNG"))
+    assert grey[coverage == 0].max() == pytest.approx(0.0)
+    assert grey[coverage > 0.99].min() > 0.98
+
+
+def test_arrays_in_both_value_ranges_and_shapes():
+    coverage = seven_strokes(28, 25)  # 3-px strokes
+    as_bytes = np.round(coverage * 255).astype(np.uint8)
+    np.testing.assert_allclose(read_image(as_bytes), read_image(coverage), atol=1 / 255)
+    np.testing.assert_allclose(read_image(as_bytes[..., None]), read_image(coverage), atol=1 / 255)
+    assert read_image(as_bytes.astype(np.float64)).max() == pytest.approx(1.0)  # floats over 1 mean 0..255
+
+
+@pytest.mark.parametrize(
+    "pixels, message",
+    [
+        (np.zeros((4, 4, 2)), r"expected \(H, W\)"),
+        (np.full((28, 28), 300.0), "0..255"),
+        (np.full((28, 28), -1.0), "0..255"),
+        (np.full((28, 28), np.nan), "finite"),
+    ],
+)
+def test_bad_arrays_are_refused_with_a_reason(pixels, message):
+    with pytest.raises(UnreadableImageError, match=message):
+        read_image(pixels, name="canvas")
+
+
+def test_not_an_image_and_unsupported_formats_are_refused():
+    with pytest.raises(UnreadableImageError, match="notes.txt: not an image"):
+        read_image(b"just some text, not pixels", name="notes.txt")
+    # PostScript can run code in an interpreter: never opened, even though Pillow knows it.
+    with pytest.raises(UnreadableImageError, match="not an image"):
+        read_image(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", name="x.eps")
+
+
+def test_truncated_image_is_corrupt(tmp_path):
+    data = encode(on_paper(seven_strokes()), "PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UnreadableImageError, match="cut.png: corrupt or truncated"):
+        read_image(path)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(UnreadableImageError, match="nothing.png: no such file"):
+        read_image(tmp_path / "nothing.png")
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    # 10000 x 6000 one-bit pixels compress to a few kB but would be 60 megapixels.
+    buffer = io.BytesIO()
+    Image.new("1", (10000, 6000)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 100_000
+    with pytest.raises(ImageTooLargeError, match="10000 x 6000"):
+        read_image(buffer.getvalue(), name="bomb.png")
+
+
+def test_large_photos_are_decoded_at_reduced_size():
+    big = np.tile(on_paper(seven_strokes(200)), (12, 12))  # 2400 x 2400
+    grey = read_image(encode(big, "JPEG"))
+    assert max(grey.shape) < 2 * images.MAX_SIDE
+
+
+# --- the steps --------------------------------------------------------------------------------------
+
+
+def test_working_size_brings_the_longer_side_into_range():
+    assert max(to_working_size(np.zeros((28, 20))).shape) == 160
+    assert to_working_size(np.zeros((2000, 1000))).shape == (640, 320)
+    assert to_working_size(np.zeros((300, 200))).shape == (300, 200)
+
+
+def test_polarity_dark_ink_on_paper_and_light_chalk_on_board():
+    coverage = seven_strokes()
+    shading = np.linspace(0.6, 1.0, 200)[None, :]  # light falls off across the page
+    assert ink_is_dark(on_paper(coverage) * shading)
+    assert not ink_is_dark(on_paper(coverage, paper=0.15, ink=0.85) * shading)
+    bright = ink_bright(on_paper(coverage))
+    assert bright[coverage > 0.99].mean() > bright[coverage == 0].mean() + 0.7
+
+
+def test_stroke_width_of_a_band():
+    band = np.zeros((100, 100), dtype=bool)
+    band[:, 40:52] = True
+    assert stroke_width(band) == pytest.approx(12, rel=0.2)
+
+
+def test_background_removal_flattens_uneven_light_texture_and_noise():
+    rng = np.random.default_rng(0)
+    coverage = seven_strokes(300, 12)
+    rows, columns = np.mgrid[0:300, 0:300] / 300
+    light = 1 - 0.5 * columns - 0.3 * ((rows - 0.5) ** 2 + (columns - 0.5) ** 2)  # gradient + vignette
+    texture = (
+        ndimage.gaussian_filter(rng.normal(size=(300, 300)), 6) * 0.3 + rng.normal(size=(300, 300)) * 0.02
+    )
+    picture = (on_paper(coverage) + texture) * light
+    strokes = remove_background(ink_bright(picture))
+    assert strokes[coverage > 0.99].mean() > 0.8  # ink stretched to (nearly) full contrast
+    far_from_ink = ndimage.distance_transform_edt(coverage == 0) > 10
+    assert (strokes[far_from_ink] == 0).mean() > 0.99  # paper is exactly black
+
+
+@pytest.mark.parametrize("kind", ["blank", "noise", "texture"])
+def test_no_ink_means_no_digit_rather_than_a_guess(kind):
+    rng = np.random.default_rng(1)
+    paper = np.full((240, 320), 0.85)
+    if kind == "noise":
+        paper = paper + rng.normal(scale=0.02, size=paper.shape)
+    if kind == "texture":
+        paper = paper + ndimage.gaussian_filter(rng.normal(size=paper.shape), 8) * 0.2
+    with pytest.raises(NoDigitError, match="no digit found in empty.jpg"):
+        preprocess(encode(paper, "JPEG"), name="empty.jpg")
+    assert issubclass(NoDigitError, MnistlabError)
+
+
+def test_specks_are_dropped_and_digit_parts_kept():
+    strokes = np.zeros((100, 100), dtype=np.float32)
+    strokes[20:80, 45:52] = 1  # the stem of a 4 ...
+    strokes[20:50, 20:26] = 1  # ... its separate left stroke (about half the stem's area)
+    strokes[90:92, 5:7] = 1  # dust
+    cleaned = drop_specks(strokes)
+    assert cleaned[90:92, 5:7].sum() == 0
+    assert cleaned[20:50, 20:26].min() == 1 and cleaned[20:80, 45:52].min() == 1
+    assert ink_box(cleaned) == (20, 80, 20, 52)
+
+
+def test_ink_box_of_nothing_is_no_digit():
+    with pytest.raises(NoDigitError):
+        ink_box(np.zeros((10, 10)))
+
+
+def test_fit_box_keeps_the_aspect_ratio_with_longer_side_20():
+    tall = np.ones((120, 40), dtype=np.float32)
+    fitted = fit_box(tall)
+    assert fitted.shape == (20, 7)
+    assert fitted.max() == pytest.approx(1.0)
+    assert fit_box(np.ones((5, 10), dtype=np.float32)).shape == (10, 20)  # small digits grow
+
+
+def test_centre_by_mass_puts_the_centre_of_mass_at_14_14():
+    digit = np.zeros((20, 12), dtype=np.float32)
+    digit[:6, :] = 1  # top-heavy, like a 7
+    digit[:, 8:11] = 1
+    field = centre_by_mass(digit)
+    assert field.shape == (28, 28)
+    centre = ndimage.center_of_mass(field)
+    assert abs(centre[0] - 14) <= 0.5 and abs(centre[1] - 14) <= 0.5
+    assert field.sum() == pytest.approx(digit.sum())
+
+
+# --- the whole recipe -------------------------------------------------------------------------------
+
+
+def test_preprocess_makes_mnist_format_from_a_photo_like_picture():
+    picture = on_paper(seven_strokes(400, 20)) * np.linspace(0.7, 1.0, 400)[None, :]
+    digit = preprocess(encode(picture, "JPEG"))
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    assert digit.max() == 255  # white ink ...
+    assert digit[:, :3].max() == 0 and digit[:3, :].max() == 0  # ... on black, inside a margin
+    rows = np.flatnonzero(digit.max(axis=1))
+    assert rows[-1] - rows[0] + 1 in (20, 21)  # longer side 20 px (+1 for anti-aliasing)
+    centre = ndimage.center_of_mass(digit.astype(float))
+    assert abs(centre[0] - 14) <= 0.5 and abs(centre[1] - 14) <= 0.5
+
+
+def test_preprocess_keeps_an_mnist_digit_nearly_unchanged(mnist_dir):
+    from recognition_support import mnist_split
+
+    test_images, _ = mnist_split(mnist_dir, "t10k")
+    correlations = []
+    for original in test_images[:20]:
+        again = preprocess(original).astype(float)
+        correlations.append(np.corrcoef(again.ravel(), original.astype(float).ravel())[0, 1])
+    # MNIST is already in MNIST format: the same digit, at most a pixel's shift or rounding away.
+    assert np.median(correlations) > 0.9
+    assert min(correlations) > 0.75
