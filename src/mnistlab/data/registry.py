@@ -107,6 +107,10 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     return spec
 
 
+def unregister_dataset(name: str) -> None:
+    _DATASETS.pop(name, None)
+
+
 def get_dataset(name: str) -> DatasetSpec:
     try:
         return _DATASETS[name]
