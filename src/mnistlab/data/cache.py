@@ -97,13 +97,13 @@ def _parse_sources(spec: DatasetSpec, split: str, sources: dict[str, Path]):
         path = sources[kind]
         compressed = path.read_bytes()
         decompressed = idx.decompress(path, compressed)
+        parsed[kind] = idx.parse_idx(decompressed, path, ndim)  # structure first: the more precise error
         if not idx.md5_matches(compressed, decompressed, data_file.md5s):
             raise DataError(
                 f"{path}: checksum mismatch (its md5 matches none of the published ones for "
                 f"{spec.name}/{data_file.filename}); delete it and load again to re-download it, "
                 f"or replace it with a good copy"
             )
-        parsed[kind] = idx.parse_idx(decompressed, path, ndim)
     images, labels = parsed["images"], parsed["labels"]
     if images.shape[1:] != IMAGE_SHAPE[:2]:
         raise DataError(f"{sources['images']}: images are {images.shape[1:]}, expected {IMAGE_SHAPE[:2]}")
