@@ -81,7 +81,7 @@ def train_epochs(
         seconds = time.perf_counter() - start
         logs = {name: float(values[-1]) for name, values in result.history.items()}
         row = {"epoch": epoch + 1, **{name: logs.pop(name) for name in COLUMNS if name in logs}, **logs}
-        row.update(lr=current_lr(model.optimizer), seconds=round(seconds, 3))
+        row.update(lr=float(f"{current_lr(model.optimizer):.6g}"), seconds=round(seconds, 3))  # lr: float32
         state.epoch, state.train_seconds = epoch + 1, state.train_seconds + seconds
         state.history.append(row)
         _update_best(state, row, checkpoints, model, config.early_stopping)
