@@ -131,7 +131,8 @@ def bench_command(
         f"load (memory map):              {result.load_s * 1000:10.1f} ms\n"
         f"first batch:                    {result.first_batch_s * 1000:10.3f} ms\n"
         f"examples/s (first included):    {result.examples_per_s_first_included:12,.0f}\n"
-        f"examples/s (first excluded):    {result.examples_per_s_first_excluded:12,.0f}"
+        f"examples/s (first excluded):    {result.examples_per_s_first_excluded:12,.0f}\n"
+        f"examples per CPU second:        {result.examples_per_cpu_s:12,.0f}"
     )
 
 

@@ -1,0 +1,114 @@
+"""Data loading speed: warm load (memory-mapped .npy) vs parsing the .gz files, and the batch stream.
+
+    MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/bench_data.py [--repeats 20]
+
+Measures, side by side in one process, interleaved so that machine noise hits every method alike:
+  (a) mnistlab.load("mnist") of train and test with the .npy cache warm (target <= 30 ms);
+  (b) parsing the four .gz files directly (gzip + IDX header checks, no cache);
+  (c) `mnistlab data bench`: examples/s of a shuffled stream of float32 batches of 32, one epoch of
+      train per repeat, with the first batch included and excluded (target >= 3,000,000 examples/s).
+Prints the hardware, library versions, number of repeats, and mean ± std.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import mnistlab
+from mnistlab.data import fetch, idx
+from mnistlab.data.benchmark import benchmark
+from mnistlab.data.registry import get_dataset
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def warm_load() -> float:
+    started = time.perf_counter()
+    splits = mnistlab.load("mnist")
+    elapsed = time.perf_counter() - started
+    assert len(splits["train"]["label"]) == 60000 and len(splits["test"]["label"]) == 10000
+    return elapsed
+
+
+def parse_gz() -> float:
+    spec = get_dataset("mnist")
+    started = time.perf_counter()
+    for files in spec.splits.values():
+        images = idx.read_idx(fetch.find_file(spec, files.images.filename), ndim=3)
+        labels = idx.read_idx(fetch.find_file(spec, files.labels.filename), ndim=1)
+        images = images.reshape(len(images), 28, 28, 1)
+        labels = labels.astype(np.int64)
+    elapsed = time.perf_counter() - started
+    assert len(labels) == 10000 and images.shape == (10000, 28, 28, 1)
+    return elapsed
+
+
+def summary(values: list[float], scale: float, unit: str, digits: int = 1) -> str:
+    mean = statistics.fmean(values) * scale
+    std = statistics.stdev(values) * scale if len(values) > 1 else 0.0
+    return f"{mean:,.{digits}f} ± {std:,.{digits}f} {unit}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=20, help="repeats of (a) and (c); (b) runs repeats/4")
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+
+    print(f"hardware: {cpu_name()}, {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.1f}")
+    versions = f"python {platform.python_version()}, numpy {np.__version__}, mnistlab {mnistlab.__version__}"
+    print(f"versions: {versions}")
+    print(f"data: {fetch.find_file(get_dataset('mnist'), 'train-images-idx3-ubyte.gz').parent}")
+    print(f"cache: {fetch.cache_root()}")
+    warm_load()  # builds the .npy cache if needed; not timed
+
+    loads, parses = [], []
+    for repeat in range(args.repeats):
+        loads.append(warm_load())
+        if repeat % 4 == 0:
+            parses.append(parse_gz())
+    print(
+        f"\n(a) warm load of train+test, memory-mapped .npy, {len(loads)} repeats: {summary(loads, 1e3, 'ms')}"
+    )
+    print(f"(b) parse the four .gz files directly, {len(parses)} repeats: {summary(parses, 1e3, 'ms')}")
+    print(f"    ratio (b)/(a): {statistics.fmean(parses) / statistics.fmean(loads):,.0f}x")
+
+    included, excluded, per_cpu_s, first = [], [], [], []
+    for _ in range(args.repeats):
+        result = benchmark("mnist", "train", args.batch_size)
+        included.append(result.examples_per_s_first_included)
+        excluded.append(result.examples_per_s_first_excluded)
+        per_cpu_s.append(result.examples_per_cpu_s)
+        first.append(result.first_batch_s)
+    print(
+        f"\n(c) data bench: shuffled float32 batches of {args.batch_size}, one epoch of train "
+        f"({result.num_batches} batches) per repeat, {len(included)} repeats"
+    )
+    print(f"    examples/s, first batch included: {summary(included, 1, 'examples/s', 0)}")
+    print(f"    examples/s, first batch excluded: {summary(excluded, 1, 'examples/s', 0)}")
+    print(f"    examples per CPU second:          {summary(per_cpu_s, 1, 'examples/s', 0)}")
+    print(f"    first batch:                      {summary(first, 1e3, 'ms', 2)}")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    print(f"\ncommand: {' '.join([os.path.basename(sys.executable), *sys.argv])}")
+
+
+if __name__ == "__main__":
+    main()
