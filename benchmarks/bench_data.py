@@ -86,7 +86,7 @@ def main() -> None:
         if repeat % 4 == 0:
             parses.append(parse_gz())
     print(
-        f"\n(a) warm load of train+test, memory-mapped .npy, {len(loads)} repeats: {summary(loads, 1e3, 'ms')}"
+        f"\n(a) warm load of train+test (.npy memory maps), {len(loads)} repeats: {summary(loads, 1e3, 'ms')}"
     )
     print(f"(b) parse the four .gz files directly, {len(parses)} repeats: {summary(parses, 1e3, 'ms')}")
     print(f"    ratio (b)/(a): {statistics.fmean(parses) / statistics.fmean(loads):,.0f}x")
