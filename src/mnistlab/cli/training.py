@@ -78,7 +78,8 @@ def train_command(
     metrics = run.metrics
     typer.echo(
         f"test accuracy {metrics['test_accuracy']:.2%}  test loss {metrics['test_loss']:.4f}  "
-        f"training {metrics['train_seconds']:.1f} s ({metrics['epochs']} epochs)"
+        f"training {metrics['train_seconds']:.1f} s ({metrics['epochs']} epoch"
+        f"{'s' if metrics['epochs'] != 1 else ''})"
     )
     typer.echo(f"run directory: {run.dir}")
 

@@ -44,13 +44,16 @@ MODEL_SKOPS = "model.skops"
 def train(model: str = DEFAULT_MODEL, *, resume: str | Path | None = None, **settings: Any):
     """Train `model` with `settings` (TrainConfig fields) -> Run; or continue the unfinished run `resume`."""
     if resume is not None:
+        run_dir = existing_run(resume)
+        shown = settings.pop("progress", None)  # display only: the one setting a resume may change
         if settings or model != DEFAULT_MODEL:
             given = ", ".join(sorted(settings)) or "model"
             raise MnistlabError(
                 f"--resume continues a run with its saved settings; drop {given} (or start a new run)"
             )
-        run_dir = existing_run(resume)
         config = config_from_dict(read_config(run_dir))
+        if shown is not None:
+            config = TrainConfig(**{**config.to_dict(), "progress": shown})
         return _execute(config, model_source(config.model), run_dir)
     source = model_source(model)
     config = resolve_config({**settings, "model": model}, source.recipe_defaults)
@@ -147,6 +150,7 @@ def _metrics(state, test: dict, eval_seconds: float, load_seconds: float, params
 def _execute(config: TrainConfig, source: ModelSource, run_dir: Path | None):
     from rich.console import Console
 
+    from mnistlab.evaluation.api import write_run_report
     from mnistlab.training.inputs import load_training_data
     from mnistlab.training.progress import EpochProgress
     from mnistlab.training.run import load_run
@@ -180,6 +184,7 @@ def _execute(config: TrainConfig, source: ModelSource, run_dir: Path | None):
     )
     write_history(run_dir, state.history)
     write_metrics(run_dir, metrics)  # last: its presence marks the run complete
+    write_run_report(run_dir, model=model, probabilities=probabilities)  # report.html, reusing test outputs
     run = load_run(run_dir)
     run._model = model
     return run
