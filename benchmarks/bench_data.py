@@ -62,7 +62,8 @@ def parse_gz() -> float:
 def summary(values: list[float], scale: float, unit: str, digits: int = 1) -> str:
     mean = statistics.fmean(values) * scale
     std = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{mean:,.{digits}f} ± {std:,.{digits}f} {unit}"
+    median = statistics.median(values) * scale  # robust to the stalls of a shared machine
+    return f"{mean:,.{digits}f} ± {std:,.{digits}f} {unit} (median {median:,.{digits}f})"
 
 
 def main() -> None:

@@ -11,6 +11,11 @@ Grammar (https://www.tensorflow.org/datasets/splits), resolved exactly as tfds r
   `round`) or shards (`train[1shard]`, `train[:2shard]`); one unit marks both bounds;
 - `+` joins terms (`train[:1000]+test[:1000]`), optionally with spaces around it.
 
+A slice past the end selects nothing (`train[60000:]`); `load` refuses a spec that selects nothing at
+all, as tfds does. A reversed slice is refused, except tfds's off-by-one case: it reads
+`train[5:4]` as `train[5:]`, and so does this module. tests/test_data_splits_tfds.py checks all this
+against answers recorded from tensorflow-datasets itself.
+
 Parsing checks only the syntax; sizes are checked when a spec is resolved against the splits of a
 dataset. Every error is a `SplitError` (a ValueError) that shows the grammar.
 """
