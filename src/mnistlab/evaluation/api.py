@@ -231,9 +231,13 @@ def check_compatible(classifier: Classifier, dataset: str, image_shape: tuple, n
 
 
 def evaluate_classifier(
-    classifier: Classifier, dataset: str | None = None, split: str = "test", data_dir=None
+    classifier: Classifier, dataset: str | None = None, split: str = "test", data_dir=None, probabilities=None
 ) -> Evaluation:
-    """Evaluate an already loaded Classifier (see `evaluate`)."""
+    """Evaluate an already loaded Classifier (see `evaluate`).
+
+    `probabilities` (N, C), when the caller already has the model's outputs on this split, are used as they
+    are instead of predicting again.
+    """
     from mnistlab import load
 
     dataset = dataset or classifier.config.get("dataset") or DEFAULT_DATASET
@@ -243,7 +247,13 @@ def evaluate_classifier(
     images, labels = data["image"], np.asarray(data["label"], dtype=np.int64)
     if len(labels) == 0:
         raise MnistlabError(f"split {split!r} of {dataset} holds no examples; choose a larger split")
-    probabilities = classifier.predict_proba(images)
+    if probabilities is None:
+        probabilities = classifier.predict_proba(images)
+    elif np.shape(probabilities) != (len(labels), label_feature.num_classes):
+        raise ValueError(
+            f"probabilities of shape {np.shape(probabilities)} do not fit {len(labels)} examples of {split}"
+        )
+    probabilities = np.asarray(probabilities, dtype=np.float32)
     class_names = [str(name) for name in label_feature.names]
     return Evaluation(
         classifier=classifier,
@@ -273,10 +283,11 @@ def evaluate_to_dir(
     return evaluation, out_dir
 
 
-def write_run_report(run_dir, model=None, data_dir=None) -> Path:
+def write_run_report(run_dir, model=None, probabilities=None, data_dir=None) -> Path:
     """Evaluate a finished run on its dataset's test split and write <run_dir>/report.html.
 
-    `model` (the trained keras.Model or sklearn estimator, still in memory) saves reloading it from disk.
+    What training still holds in memory saves work: `model` (the keras.Model or sklearn estimator) saves
+    reloading it, `probabilities` ((N, C) outputs on the whole test split) save predicting again.
     """
     from mnistlab.evaluation.report import write_report
 
@@ -289,5 +300,5 @@ def write_run_report(run_dir, model=None, data_dir=None) -> Path:
         config = _read_json(run_dir / "config.json")
         classifier = Classifier(kind=kind, model=model, path=path, run_dir=run_dir, config=config)
     data_dir = data_dir or classifier.config.get("data_dir")
-    evaluation = evaluate_classifier(classifier, split="test", data_dir=data_dir)
+    evaluation = evaluate_classifier(classifier, split="test", data_dir=data_dir, probabilities=probabilities)
     return write_report(evaluation, run_dir / "report.html")

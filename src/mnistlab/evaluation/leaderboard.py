@@ -38,14 +38,16 @@ def _read_json(path: Path) -> tuple[dict | None, str | None]:
 
 
 def _run_date(run_dir: Path, config: dict) -> str:
-    """ISO date of the run: the config's start time if recorded, else the folder name, else its mtime."""
+    """ISO date of the run: its recorded start time, else the date in the folder name, else the time
+    config.json (written when the run starts) or the folder was last modified."""
     for key in ("started_at", "created", "date"):
         if isinstance(config.get(key), str) and config[key]:
             return config[key][:19]
     match = _DATE_IN_NAME.match(run_dir.name)
     if match:
         return match.group(1)
-    return dt.datetime.fromtimestamp(run_dir.stat().st_mtime).isoformat(timespec="seconds")
+    stamped = run_dir / "config.json" if (run_dir / "config.json").is_file() else run_dir
+    return dt.datetime.fromtimestamp(stamped.stat().st_mtime).isoformat(timespec="seconds")
 
 
 def read_run(run_dir: Path) -> dict:

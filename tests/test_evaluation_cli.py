@@ -1,0 +1,91 @@
+"""`mnistlab evaluate` through the real CLI: the --json contract and the one-line error (in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from test_report_training import build_trained_run
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, mnist_dir):
+    return build_trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
+
+
+def run_cli(*args: str, mnist_dir) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MNISTLAB_DATA_DIR": str(mnist_dir), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def test_json_is_one_object_with_every_metric(trained_run, mnist_dir):
+    result = run_cli("evaluate", str(trained_run), "--split", "test[:1000]", "--json", mnist_dir=mnist_dir)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)  # the whole of stdout is one JSON object
+    assert isinstance(document, dict)
+    assert document["dataset"] == "mnist" and document["split"] == "test[:1000]"
+    assert document["n_examples"] == 1000
+    assert 0.7 < document["accuracy"] <= 1 and document["loss"] > 0
+    matrix = document["confusion_matrix"]
+    assert len(matrix) == 10 and all(len(row) == 10 for row in matrix)
+    assert sum(map(sum, matrix)) == 1000
+    assert sum(matrix[i][i] for i in range(10)) == round(document["accuracy"] * 1000)
+    assert [row["label"] for row in document["per_class"]] == list(range(10))
+    assert set(document["per_class"][0]) >= {"label", "precision", "recall", "f1", "support"}
+    assert sum(row["support"] for row in document["per_class"]) == 1000
+    assert set(document["macro_avg"]) == {"precision", "recall", "f1"}
+
+    out_dir = trained_run / "eval-test-to-1000"  # the default: inside the run directory
+    saved = json.loads((out_dir / "metrics.json").read_text())
+    assert saved["confusion_matrix"] == matrix
+    assert (out_dir / "report.html").is_file() and (out_dir / "confusion_matrix.png").is_file()
+
+
+def test_table_output(trained_run, mnist_dir, tmp_path, capsys, monkeypatch):
+    from mnistlab.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")  # a wide console: no wrapped paths
+    out_dir = tmp_path / "table"
+    with pytest.raises(SystemExit) as done:  # the CLI exits like a program, with status 0
+        main(
+            [str(part) for part in ("evaluate", trained_run / "model.keras", "--split", "test[:500]")]
+            + ["--out", str(out_dir), "--data-dir", str(mnist_dir)]
+        )
+    assert done.value.code == 0
+    printed = capsys.readouterr().out
+    assert "macro avg" in printed and "accuracy" in printed
+    assert f"report: {out_dir / 'report.html'}" in printed
+    assert sorted(path.name for path in out_dir.iterdir()) == sorted(
+        [
+            "metrics.json",
+            "report.html",
+            "confusion_matrix.png",
+            "per_class_accuracy.png",
+            "misclassified.png",
+            "samples.png",
+            "class_distribution.png",
+            "training_curves.png",
+        ]
+    )
+
+
+def test_model_that_does_not_fit_the_dataset_is_one_error_line(tmp_path, mnist_dir):
+    import keras
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    model.save(tmp_path / "five.keras")
+    result = run_cli("evaluate", str(tmp_path / "five.keras"), "--json", mnist_dir=mnist_dir)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: five.keras predicts 5 classes but mnist has 10; evaluate it on the dataset it was trained on "
+        "(--dataset)"
+    ]
+    assert "Traceback" not in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["five.keras"]  # nothing half-written
