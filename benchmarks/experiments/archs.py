@@ -1,0 +1,72 @@
+"""Candidate fastcnn architectures, by name: build(name) -> uncompiled keras.Model.
+
+Every candidate is two conv stages and a dense head, varied by `stack(...)` keyword arguments:
+    filters1/kernel1, filters2/kernel2: conv channels and kernel sizes ("valid" padding)
+    batch_norm: "all", "none" or "second" (only the second conv)
+    pool_first: conv -> max-pool -> BN -> ReLU (BN and ReLU on 4x fewer values)
+        instead of conv -> BN -> ReLU -> max-pool
+    input_pool: max-pool the 28x28 input to 14x14 before the first conv
+    hidden: units of the dense layer before the softmax (0: none)
+Shapes in comments are per image (H, W, C); MACs are forward multiply-adds per image.
+"""
+
+from __future__ import annotations
+
+
+def stack(
+    filters1=24,
+    kernel1=5,
+    filters2=32,
+    kernel2=3,
+    batch_norm="all",
+    pool_first=False,
+    input_pool=False,
+    hidden=256,
+):
+    import keras
+
+    layers = keras.layers
+
+    def stage(filters, kernel, with_bn):
+        conv = layers.Conv2D(filters, kernel, use_bias=not with_bn, activation=None if with_bn else "relu")
+        norm = [layers.BatchNormalization(momentum=0.9), layers.ReLU()] if with_bn else []
+        return [conv, layers.MaxPooling2D(2), *norm] if pool_first else [conv, *norm, layers.MaxPooling2D(2)]
+
+    head = [layers.Dense(hidden, activation="relu")] if hidden else []
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            *([layers.MaxPooling2D(2)] if input_pool else []),
+            *stage(filters1, kernel1, batch_norm == "all"),
+            *stage(filters2, kernel2, batch_norm in ("all", "second")),
+            layers.Flatten(),
+            *head,
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+
+
+CANDIDATES = {
+    # (24,24,24) 345k MACs -> pool (12,12,24) -> (10,10,32) 691k -> pool (5,5,32) -> 800 -> 256 205k: 1.24M
+    "v0": {},
+    "v0-nobn": {"batch_norm": "none"},
+    "v0-bn2": {"batch_norm": "second"},
+    "v0-pf": {"pool_first": True},
+    "v0-pf-h128": {"pool_first": True, "hidden": 128},
+    "n16-pf": {"filters1": 16, "pool_first": True},
+    "k3-pf": {"kernel1": 3, "pool_first": True},  # (26,26,24) 146k -> pool 13 -> (11,11,32) 836k
+    # input pooled to 14x14: (12,12,32) 3x3 41k -> (6,6,32) -> (4,4,64) 295k -> 1024 -> 128: 0.47M
+    "pool1": {"input_pool": True, "filters1": 32, "kernel1": 3, "filters2": 64, "hidden": 128},
+    "pool1-pf": {
+        "input_pool": True,
+        "filters1": 32,
+        "kernel1": 3,
+        "filters2": 64,
+        "hidden": 128,
+        "pool_first": True,
+    },
+}
+
+
+def build(name: str):
+    return stack(**CANDIDATES[name])

@@ -1,0 +1,250 @@
+"""Training benchmark: train recipes over seeds, time the training alone, and compare time-to-accuracy.
+
+    from mnistlab.bench import bench
+    report = bench(["fastcnn", "cnn", "mlp"], seeds=3)       # a few minutes on a laptop CPU
+    report.rows["fastcnn"].test_accuracy                     # Spread: mean, std, values over seeds
+    report.speedups                                          # how much sooner fastcnn reaches 99%, 98.7%, ...
+    report.to_dict()                                         # what `mnistlab bench --json` prints
+
+Every run is a real `mnistlab.train` run (run directories in a temporary folder unless `out` is given),
+so the recipes are measured exactly as users train them. Seeds are the outer loop and recipes the inner
+one, so the recipes are measured side by side while the machine's load changes.
+
+The clock is the run's own `train_seconds` (inside `fit` only: no data loading, no evaluation). Time to
+an accuracy is read afterwards: each epoch's checkpoint is scored on the test split, outside the clock,
+and the first epoch at or above the target gives the training seconds spent up to its end.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mnistlab.errors import MnistlabError
+
+# The tutorials' own recipes, run side by side as baselines; our recipes keep their registered defaults.
+BASELINE_SETTINGS = {
+    "cnn": {"epochs": 10, "batch_size": 64},  # the TensorFlow CNN tutorial: 10 epochs at batch 64
+    "mlp": {"epochs": 10, "batch_size": 32},  # the Keras quickstart MLP: 10 epochs at Keras' batch 32
+}
+# Test accuracy each tutorial reports for its own recipe (a fraction).
+TUTORIAL_ACCURACY = {"cnn": 0.987, "mlp": 0.982}
+TARGET_ACCURACY = 0.99
+DEFAULT_RECIPES = ("fastcnn", "cnn", "mlp")
+
+
+@dataclass
+class Spread:
+    """mean ± std of one measurement over seeds (std is 0 for a single seed)."""
+
+    mean: float
+    std: float
+    values: list[float]
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        return cls(mean=statistics.fmean(values), std=std, values=list(values))
+
+    def __str__(self) -> str:
+        return f"{self.mean:.4g} ± {self.std:.2g}"
+
+
+@dataclass
+class EpochScore:
+    epoch: int  # 1-based
+    train_seconds: float  # training time from the start of the run to the end of this epoch
+    test_accuracy: float
+
+
+@dataclass
+class SeedRun:
+    seed: int
+    run_dir: str | None  # None when the runs went to a temporary folder
+    test_accuracy: float
+    train_seconds: float
+    epochs: int
+    timeline: list[EpochScore]
+
+    def seconds_to(self, target: float) -> float | None:
+        """Training seconds until the first epoch whose test accuracy is >= target; None if never."""
+        return next((score.train_seconds for score in self.timeline if score.test_accuracy >= target), None)
+
+
+@dataclass
+class RecipeRow:
+    recipe: str
+    settings: dict[str, Any]  # the settings given on top of the recipe's registered defaults
+    runs: list[SeedRun]
+    test_accuracy: Spread = field(init=False)
+    train_seconds: Spread = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.test_accuracy = Spread.of([run.test_accuracy for run in self.runs])
+        self.train_seconds = Spread.of([run.train_seconds for run in self.runs])
+
+    def time_to(self, target: float) -> Spread | None:
+        """Seconds to reach `target`, over seeds; None unless every seed reached it."""
+        seconds = [run.seconds_to(target) for run in self.runs]
+        if any(value is None for value in seconds):
+            return None
+        return Spread.of(seconds)
+
+
+@dataclass
+class Speedup:
+    target: float
+    recipe: str
+    baseline: str
+    ratio: float  # baseline seconds / recipe seconds to reach `target` (mean over seeds)
+
+
+@dataclass
+class BenchReport:
+    rows: dict[str, RecipeRow]
+    seeds: list[int]
+    targets: list[float]
+    environment: dict[str, Any]  # {"versions": {...}, "hardware": {...}}
+    speedups: list[Speedup]
+
+    def to_dict(self) -> dict[str, Any]:
+        recipes = []
+        for row in self.rows.values():
+            entry = {
+                "recipe": row.recipe,
+                "settings": row.settings,
+                "test_accuracy": asdict(row.test_accuracy),
+                "train_seconds": asdict(row.train_seconds),
+                "time_to_accuracy": {},
+                "runs": [asdict(run) for run in row.runs],
+            }
+            for target in self.targets:
+                spread = row.time_to(target)
+                entry["time_to_accuracy"][f"{target:.3f}"] = None if spread is None else asdict(spread)
+            recipes.append(entry)
+        return {
+            **self.environment,
+            "seeds": self.seeds,
+            "targets": self.targets,
+            "recipes": recipes,
+            "speedups": [asdict(speedup) for speedup in self.speedups],
+        }
+
+
+class TimeToAccuracy:
+    """Scores every epoch of a finished run on the test split, outside the training clock.
+
+    The run's history.csv gives each epoch's training seconds; its checkpoints/epoch-NNNN.keras hold the
+    weights at each epoch's end (the run keeps one per epoch). A run without epochs (a random forest)
+    is a single point: its training seconds and test accuracy.
+    """
+
+    def __init__(self, test_images, test_labels):
+        self.test_images = test_images  # float32 (N, 28, 28, 1) in [0, 1]
+        self.test_labels = test_labels  # int (N,)
+
+    def timeline(self, run_dir: Path, metrics: dict[str, Any]) -> list[EpochScore]:
+        import pandas as pd
+
+        from mnistlab.models.loading import load_classifier
+
+        checkpoints = sorted((run_dir / "checkpoints").glob("epoch-*.keras"))
+        if not checkpoints:
+            return [EpochScore(metrics["epochs"], metrics["train_seconds"], metrics["test_accuracy"])]
+        history = pd.read_csv(run_dir / "history.csv")
+        elapsed = dict(zip(history["epoch"], history["seconds"].cumsum(), strict=True))
+        scores = []
+        for path in checkpoints:
+            epoch = int(path.stem.removeprefix("epoch-"))
+            probabilities = load_classifier(path).predict_proba(self.test_images)
+            accuracy = float((probabilities.argmax(axis=1) == self.test_labels).mean())
+            scores.append(EpochScore(epoch, round(float(elapsed[epoch]), 3), accuracy))
+        return scores
+
+
+def _settings_for(recipe: str, epochs_cap: int | None, train_split: str | None) -> dict[str, Any]:
+    """The settings a bench run of `recipe` adds to the recipe's defaults (baselines, tiny mode)."""
+    from mnistlab.models.registry import get_spec
+    from mnistlab.training.config import resolve_config
+
+    spec = get_spec(recipe)
+    settings = dict(BASELINE_SETTINGS.get(recipe, {}))
+    if spec.kind == "keras":
+        epochs = resolve_config({"model": recipe, **settings}, spec.defaults).epochs
+        if epochs_cap is not None:
+            epochs = min(epochs, epochs_cap)
+            settings["epochs"] = epochs
+        settings["keep_checkpoints"] = epochs  # one checkpoint per epoch, for time-to-accuracy
+    if train_split is not None:
+        settings["train_split"] = train_split
+    return settings
+
+
+def _speedups(rows: dict[str, RecipeRow], targets: list[float]) -> list[Speedup]:
+    speedups = []
+    for baseline in (name for name in rows if name in BASELINE_SETTINGS):
+        for recipe in (name for name in rows if name not in BASELINE_SETTINGS):
+            for target in targets:
+                ours, theirs = rows[recipe].time_to(target), rows[baseline].time_to(target)
+                if ours is not None and theirs is not None and ours.mean > 0:
+                    speedups.append(Speedup(target, recipe, baseline, round(theirs.mean / ours.mean, 2)))
+    return speedups
+
+
+def bench(
+    recipes: list[str] | tuple[str, ...] = DEFAULT_RECIPES,
+    seeds: int = 3,
+    *,
+    data_dir: str | None = None,
+    epochs_cap: int | None = None,
+    train_split: str | None = None,
+    out: str | Path | None = None,
+) -> BenchReport:
+    """Train each recipe once per seed (0..seeds-1), side by side, and summarise.
+
+    epochs_cap and train_split make a tiny mode (e.g. 1 epoch on 'train[:2%]') for tests.
+    out keeps the run directories there; by default they go to a temporary folder that is removed.
+    """
+    from mnistlab.data.load import load
+    from mnistlab.models.loading import to_float
+    from mnistlab.models.registry import get_spec
+    from mnistlab.training.api import train
+    from mnistlab.training.rundir import environment
+
+    if seeds < 1:
+        raise MnistlabError(f"seeds={seeds}: run at least 1 seed")
+    if not recipes:
+        raise MnistlabError("no recipes to run; name some, e.g. fastcnn,cnn,mlp")
+    if epochs_cap is not None and epochs_cap < 1:
+        raise MnistlabError(f"epochs_cap={epochs_cap}: use at least 1 epoch")
+    for recipe in recipes:
+        get_spec(recipe)  # an unknown name fails now, not after minutes of training
+    settings = {recipe: _settings_for(recipe, epochs_cap, train_split) for recipe in recipes}
+    test = load("mnist", split="test", data_dir=data_dir)
+    scorer = TimeToAccuracy(to_float(test["image"]), test["label"])
+    runs: dict[str, list[SeedRun]] = {recipe: [] for recipe in recipes}
+    with tempfile.TemporaryDirectory(prefix="mnistlab-bench-") as scratch:
+        root = Path(out) if out is not None else Path(scratch)
+        for seed in range(seeds):
+            for recipe in recipes:
+                run_dir = root / f"{recipe}-seed{seed}"
+                run = train(
+                    recipe, seed=seed, out=str(run_dir), data_dir=data_dir, progress=False, **settings[recipe]
+                )
+                metrics = run.metrics
+                runs[recipe].append(
+                    SeedRun(
+                        seed=seed,
+                        run_dir=str(run_dir) if out is not None else None,
+                        test_accuracy=metrics["test_accuracy"],
+                        train_seconds=metrics["train_seconds"],
+                        epochs=metrics["epochs"],
+                        timeline=scorer.timeline(run_dir, metrics),
+                    )
+                )
+    rows = {recipe: RecipeRow(recipe, settings[recipe], runs[recipe]) for recipe in recipes}
+    targets = [TARGET_ACCURACY] + [TUTORIAL_ACCURACY[name] for name in recipes if name in TUTORIAL_ACCURACY]
+    return BenchReport(rows, list(range(seeds)), targets, environment(), _speedups(rows, targets))

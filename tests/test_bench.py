@@ -1,0 +1,87 @@
+"""`mnistlab bench`: the summary arithmetic, and the real command in its tiny mode on real MNIST."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from mnistlab.bench import EpochScore, RecipeRow, SeedRun, Spread, _speedups
+
+
+def _run(seed: int, timeline: list[tuple[float, float]]) -> SeedRun:
+    """A finished seed run whose epochs ended at these (cumulative seconds, test accuracy) points."""
+    scores = [EpochScore(epoch, seconds, accuracy) for epoch, (seconds, accuracy) in enumerate(timeline, 1)]
+    return SeedRun(seed, None, scores[-1].test_accuracy, scores[-1].train_seconds, len(scores), scores)
+
+
+def test_spread_is_mean_and_sample_std():
+    spread = Spread.of([1.0, 2.0, 3.0])
+    assert spread.mean == pytest.approx(2.0)
+    assert spread.std == pytest.approx(1.0)  # sample std (n - 1), as mean ± std tables use
+    assert Spread.of([5.0]).std == 0.0
+
+
+def test_time_to_accuracy_is_the_first_epoch_at_or_above_the_target():
+    run = _run(0, [(2.0, 0.980), (4.0, 0.9905), (6.0, 0.989)])
+    assert run.seconds_to(0.99) == 4.0
+    assert run.seconds_to(0.98) == 2.0
+    assert run.seconds_to(0.995) is None
+
+
+def test_time_to_needs_every_seed_and_speedups_compare_means():
+    fast = RecipeRow("fastcnn", {}, [_run(0, [(2.0, 0.991)]), _run(1, [(4.0, 0.992)])])
+    slow = RecipeRow("cnn", {}, [_run(0, [(10.0, 0.985), (20.0, 0.988)]), _run(1, [(10.0, 0.988)])])
+    assert slow.time_to(0.988).mean == pytest.approx(15.0)
+    assert slow.time_to(0.99) is None  # no seed reached it
+    half = RecipeRow("cnn", {}, [_run(0, [(10.0, 0.991)]), _run(1, [(10.0, 0.980)])])
+    assert half.time_to(0.99) is None  # one seed never got there: no mean of the lucky ones
+    speedups = _speedups({"fastcnn": fast, "cnn": slow}, [0.99, 0.987])
+    assert [(s.target, s.recipe, s.baseline, s.ratio) for s in speedups] == [(0.987, "fastcnn", "cnn", 5.0)]
+
+
+def _mnistlab(*args: str, data_dir) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MNISTLAB_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_bench_tiny_mode_runs_the_real_command_and_reports_json(mnist_dir, tmp_path):
+    result = _mnistlab(
+        "bench", "--recipes", "fastcnn,mlp", "--seeds", "1", "--epochs-cap", "2",
+        "--train-split", "train[:1%]", "--out", str(tmp_path / "runs"), "--json",
+        data_dir=mnist_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["versions"]["keras"] and report["hardware"]["cores"] >= 1
+    assert report["seeds"] == [0]
+    assert report["targets"] == [0.99, 0.982]  # 99%, then the mlp tutorial's own accuracy
+    rows = {row["recipe"]: row for row in report["recipes"]}
+    assert set(rows) == {"fastcnn", "mlp"}
+    assert rows["mlp"]["settings"]["batch_size"] == 32  # the tutorial's recipe, not the zoo default
+    for row in rows.values():
+        run = row["runs"][0]
+        epochs = {"fastcnn": 1, "mlp": 2}[row["recipe"]]  # fastcnn's recipe is 1 epoch, under the cap
+        assert run["epochs"] == epochs and row["settings"]["epochs"] == epochs
+        assert 0.1 < run["test_accuracy"] <= 1.0 and row["test_accuracy"]["values"] == [run["test_accuracy"]]
+        assert run["train_seconds"] > 0 and row["train_seconds"]["std"] == 0.0
+        assert [score["epoch"] for score in run["timeline"]] == list(range(1, epochs + 1))
+        seconds = [score["train_seconds"] for score in run["timeline"]]
+        assert 0 < seconds[0] and seconds == sorted(seconds)  # cumulative training time
+        assert seconds[-1] == pytest.approx(run["train_seconds"], abs=0.01)
+        # the last epoch's checkpoint, scored outside the run, is the model the run itself scored
+        assert run["timeline"][-1]["test_accuracy"] == pytest.approx(run["test_accuracy"], abs=1e-4)
+        assert set(row["time_to_accuracy"]) == {"0.990", "0.982"}
+        assert (tmp_path / "runs" / f"{row['recipe']}-seed0" / "metrics.json").is_file()
+
+
+def test_bench_refuses_an_unknown_recipe_in_one_line(mnist_dir):
+    result = _mnistlab("bench", "--recipes", "fastcnn,nosuchnet", "--seeds", "1", data_dir=mnist_dir)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: unknown model 'nosuchnet'")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
