@@ -273,6 +273,30 @@ def test_model_that_does_not_fit_the_dataset_is_a_clear_error(tmp_path, mnist_di
         evaluate(tmp_path / "color.keras", split="test[:10]", data_dir=mnist_dir)
 
 
+def test_forest_that_never_saw_a_class_is_widened_to_every_class(tmp_path, mnist_dir):
+    import skops.io as sio
+    from sklearn.ensemble import RandomForestClassifier
+
+    images, labels = mnistlab.load("mnist", split="train[:600]", as_supervised=True, data_dir=mnist_dir)
+    seen = labels != 9
+    forest = RandomForestClassifier(n_estimators=5, random_state=SEED).fit(
+        images[seen].reshape(int(seen.sum()), -1) / 255, labels[seen]
+    )
+    sio.dump(forest, tmp_path / "no-nines.skops")
+    result = evaluate(tmp_path / "no-nines.skops", split="test[:500]", data_dir=mnist_dir)
+    assert result.probabilities.shape == (500, 10)
+    assert np.all(result.probabilities[:, 9] == 0)
+    nines = result.metrics["per_class"][9]
+    assert nines["recall"] == 0 and nines["support"] == int((result.labels == 9).sum()) > 0
+
+    forest.fit(images.reshape(600, -1) / 255, np.array(["even", "odd"])[labels % 2])
+    sio.dump(forest, tmp_path / "parity.skops")
+    with pytest.raises(
+        MnistlabError, match=r"predicts the labels \[even, odd\] but mnist has the labels 0..9"
+    ):
+        evaluate(tmp_path / "parity.skops", split="test[:10]", data_dir=mnist_dir)
+
+
 def test_split_slug_is_folder_safe_and_distinct():
     assert split_slug("test") == "test"
     assert split_slug("train[:80%]") == "train-to-80pct"

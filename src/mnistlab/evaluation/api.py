@@ -22,6 +22,7 @@ import numpy as np
 
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation import feature_maps, plots
+from mnistlab.evaluation.compatibility import check_compatible, class_probabilities
 from mnistlab.evaluation.metrics import compute_metrics
 from mnistlab.models.loading import Classifier, load_classifier
 
@@ -203,33 +204,6 @@ def default_out_dir(classifier: Classifier, split: str) -> Path:
     return classifier.path.parent / f"{classifier.path.stem}-eval-{split_slug(split)}"
 
 
-def _fits(model_shape: tuple, data_shape: tuple) -> bool:
-    """Do the model's input dimensions (None/str = any size) match the data's?"""
-    if len(model_shape) != len(data_shape):
-        return False
-    return all(not isinstance(m, int) or m == d for m, d in zip(model_shape, data_shape, strict=True))
-
-
-def check_compatible(classifier: Classifier, dataset: str, image_shape: tuple, num_classes: int) -> None:
-    """Raise MnistlabError unless the model takes this dataset's images and predicts its classes."""
-    name = classifier.path.name
-    if classifier.kind == "sklearn":
-        expected = (int(np.prod(image_shape)),)  # sklearn models see flattened pixels
-        fits = classifier.input_shape == expected
-    else:
-        fits = _fits(tuple(classifier.input_shape), tuple(image_shape))
-    if not fits:
-        raise MnistlabError(
-            f"{name} takes inputs of shape {tuple(classifier.input_shape)} but {dataset} images are "
-            f"{tuple(image_shape)}; evaluate it on the kind of data it was trained on"
-        )
-    if classifier.num_classes != num_classes:
-        raise MnistlabError(
-            f"{name} predicts {classifier.num_classes} classes but {dataset} has {num_classes}; "
-            "evaluate it on the dataset it was trained on (--dataset)"
-        )
-
-
 def evaluate_classifier(
     classifier: Classifier, dataset: str | None = None, split: str = "test", data_dir=None, probabilities=None
 ) -> Evaluation:
@@ -248,7 +222,7 @@ def evaluate_classifier(
     if len(labels) == 0:
         raise MnistlabError(f"split {split!r} of {dataset} holds no examples; choose a larger split")
     if probabilities is None:
-        probabilities = classifier.predict_proba(images)
+        probabilities = class_probabilities(classifier, images, label_feature.num_classes)
     elif np.shape(probabilities) != (len(labels), label_feature.num_classes):
         raise ValueError(
             f"probabilities of shape {np.shape(probabilities)} do not fit {len(labels)} examples of {split}"
