@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from test_report_training import build_trained_run
 
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.leaderboard import list_runs
@@ -97,3 +98,19 @@ def test_runs_cli_missing_folder_is_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, mnist_dir):
+    return build_trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
+
+
+def test_a_real_training_run_is_listed_complete(trained_run):
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    rows = {row["path"]: row for row in list_runs(trained_run.parent)}
+    row = rows[str(trained_run)]
+    assert row["status"] == "ok" and row["problems"] == []
+    assert (row["model"], row["dataset"], row["epochs"]) == ("mlp", "mnist", 1)
+    assert (
+        row["test_accuracy"] == metrics["test_accuracy"] and row["train_seconds"] == metrics["train_seconds"]
+    )
