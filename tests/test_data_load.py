@@ -34,7 +34,11 @@ def shades(images: np.ndarray) -> list[int]:
 
 
 def expected_shades(split: str, rows: slice) -> list[int]:
-    return synthetic.split_arrays(split)[0][rows, 0, 0].tolist()
+    return synthetic.stored_arrays(split)[0][rows, 0, 0].tolist()
+
+
+def expected_labels(split: str, rows: slice = slice(None)) -> list[int]:
+    return synthetic.stored_arrays(split)[1][rows].tolist()
 
 
 def test_one_split_is_a_dict_of_uint8_images_and_int64_labels(tiny):
@@ -43,7 +47,8 @@ def test_one_split_is_a_dict_of_uint8_images_and_int64_labels(tiny):
     assert ds["image"].shape == (50, 28, 28, 1) and ds["image"].dtype == np.uint8
     assert ds["label"].shape == (50,) and ds["label"].dtype == np.int64
     assert shades(ds["image"]) == expected_shades("train", slice(None))
-    assert ds["label"].tolist() == [i % 10 for i in range(50)]
+    assert ds["label"].tolist() == expected_labels("train")
+    assert sorted(ds["label"].tolist()) == sorted(i % 10 for i in range(50))
 
 
 def test_split_none_gives_every_split_and_as_supervised_gives_tuples(tiny):
@@ -51,7 +56,7 @@ def test_split_none_gives_every_split_and_as_supervised_gives_tuples(tiny):
     assert list(everything) == ["train", "test"]
     assert len(everything["test"]["label"]) == 20
     images, labels = mnistlab.load(NAME, split="test[:4]", as_supervised=True, data_dir=tiny)
-    assert images.shape == (4, 28, 28, 1) and labels.tolist() == [0, 1, 2, 3]
+    assert images.shape == (4, 28, 28, 1) and labels.tolist() == expected_labels("test", slice(0, 4))
 
 
 def test_slices_concatenation_lists_and_dicts(tiny):
@@ -59,12 +64,14 @@ def test_slices_concatenation_lists_and_dicts(tiny):
     assert shades(ds["image"]) == expected_shades("train", slice(-3, None)) + expected_shades(
         "test", slice(0, 2)
     )
-    assert ds["label"].tolist() == [7, 8, 9, 0, 1]
+    assert ds["label"].tolist() == expected_labels("train", slice(-3, None)) + expected_labels(
+        "test", slice(0, 2)
+    )
 
     first, rest = mnistlab.load(NAME, split=["train[:10%]", "train[10%:]"], data_dir=tiny)
     assert len(first["label"]) == 5 and len(rest["label"]) == 45
     as_tuple = mnistlab.load(NAME, split=("test[:1]", "test[1:2]"), as_supervised=True, data_dir=tiny)
-    assert isinstance(as_tuple, list) and as_tuple[1][1].tolist() == [1]
+    assert isinstance(as_tuple, list) and as_tuple[1][1].tolist() == expected_labels("test", slice(1, 2))
     named = mnistlab.load(NAME, split={"fit": "train[:80%]", "check": "train[80%:]"}, data_dir=tiny)
     assert {key: len(value["label"]) for key, value in named.items()} == {"fit": 40, "check": 10}
 
@@ -104,23 +111,34 @@ def test_warm_load_is_a_read_only_memory_map(tiny, isolated_cache):
     assert not images.flags.writeable  # the cache cannot be changed through a result
     folder = isolated_cache / NAME / "arrays"
     # only the split that was asked for is parsed and cached
-    assert sorted(p.name for p in folder.iterdir()) == ["train-images.npy", "train-labels.npy", "train.json"]
+    cached = sorted(p.name for p in folder.iterdir())
+    assert cached == ["train-images.npy", "train-labels.npy", "train-positions.npy", "train.json"]
     assert not list((tiny / NAME).glob("*.npy"))  # nothing is written beside the sources
 
 
 def test_cache_is_rebuilt_when_a_source_changes(tiny):
-    assert mnistlab.load(NAME, split="train[:2]", data_dir=tiny)["image"][:, 0, 0, 0].tolist() == [0, 7]
+    first_two = expected_shades("train", slice(0, 2))
+    assert mnistlab.load(NAME, split="train[:2]", data_dir=tiny)["image"][:, 0, 0, 0].tolist() == first_two
     changed = synthetic.file_contents(offset=1)
     register_dataset(synthetic.spec_for(changed))
     path = tiny / NAME / "train-images-idx3-ubyte.gz"
     path.write_bytes(changed["train-images-idx3-ubyte.gz"])
     os.utime(path, ns=(1, 1))  # a new mtime even on coarse clocks
-    assert mnistlab.load(NAME, split="train[:2]", data_dir=tiny)["image"][:, 0, 0, 0].tolist() == [1, 8]
+    changed_two = [shade + 1 for shade in first_two]
+    assert mnistlab.load(NAME, split="train[:2]", data_dir=tiny)["image"][:, 0, 0, 0].tolist() == changed_two
 
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate-images", "flip-sampled-pixel", "flip-label", "garble-record", "delete-labels", "wrong-dtype"],
+    [
+        "truncate-images",
+        "flip-sampled-pixel",
+        "flip-label",
+        "flip-position",
+        "garble-record",
+        "delete-labels",
+        "wrong-dtype",
+    ],
 )
 def test_a_damaged_cache_is_detected_and_rebuilt(tiny, isolated_cache, damage):
     mnistlab.load(NAME, split="train", data_dir=tiny)
@@ -136,6 +154,11 @@ def test_a_damaged_cache_is_detected_and_rebuilt(tiny, isolated_cache, damage):
         data = bytearray(labels_npy.read_bytes())
         data[-8] ^= 0x01
         labels_npy.write_bytes(bytes(data))
+    elif damage == "flip-position":
+        positions_npy = folder / "train-positions.npy"
+        data = bytearray(positions_npy.read_bytes())
+        data[-8] ^= 0x01
+        positions_npy.write_bytes(bytes(data))
     elif damage == "garble-record":
         (folder / "train.json").write_text("{not json")
     elif damage == "delete-labels":
@@ -143,8 +166,8 @@ def test_a_damaged_cache_is_detected_and_rebuilt(tiny, isolated_cache, damage):
     elif damage == "wrong-dtype":
         np.save(labels_npy, np.zeros(50, dtype=np.int32))
     ds = mnistlab.load(NAME, split="train", data_dir=tiny)
-    np.testing.assert_array_equal(ds["image"][..., 0], synthetic.split_arrays("train")[0])  # every pixel
-    assert ds["label"].tolist() == [i % 10 for i in range(50)]
+    np.testing.assert_array_equal(ds["image"][..., 0], synthetic.stored_arrays("train")[0])  # every pixel
+    assert ds["label"].tolist() == expected_labels("train")
     assert json.loads((folder / "train.json").read_text())["version"] == cache.FORMAT_VERSION
 
 
@@ -221,7 +244,8 @@ def test_real_mnist_sizes_and_class_counts(mnist_dir):
         974,
         1009,
     ]
-    assert ds["train"]["label"][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the IDX file's order
+    # tfds's order: IDX examples sorted by md5("train" + str(index)), as in the tfds catalog's picture
+    assert ds["train"]["label"][:9].tolist() == [4, 1, 0, 7, 8, 1, 2, 7, 1]
     assert ds["train"]["image"].max() == 255 and ds["train"]["image"].min() == 0
     assert info.splits["train"].num_examples == 60000 and info.splits["test"].num_examples == 10000
 
@@ -248,3 +272,26 @@ def test_real_mnist_tfds_splits_example_for_example(mnist_dir, spec, parts):
     np.testing.assert_array_equal(labels, expected_labels)
     _, info = mnistlab.load("mnist", split="test[:1]", data_dir=mnist_dir, with_info=True)
     assert info.splits[spec].num_examples == len(labels)
+
+
+def test_order_idx_gives_the_files_order(tiny):
+    images, labels = synthetic.split_arrays("train")
+    ds = mnistlab.load(NAME, split="train[:10]+test[-2:]", data_dir=tiny, order="idx")
+    test_images, test_labels = synthetic.split_arrays("test")
+    np.testing.assert_array_equal(ds["image"][..., 0], np.concatenate([images[:10], test_images[-2:]]))
+    assert ds["label"].tolist() == labels[:10].tolist() + test_labels[-2:].tolist()
+    with pytest.raises(mnistlab.MnistlabError, match="order must be one of 'tfds', 'idx'"):
+        mnistlab.load(NAME, data_dir=tiny, order="random")
+
+
+def test_real_mnist_in_tfds_order_and_file_order(mnist_dir):
+    tfds_first = mnistlab.load("mnist", split="train[:3]", data_dir=mnist_dir)
+    in_files = mnistlab.load("mnist", split="train", data_dir=mnist_dir, order="idx")
+    assert in_files["label"][:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]  # the IDX file's order
+    # tfds's first three train examples are IDX examples 16399, 1680 and 47917
+    np.testing.assert_array_equal(tfds_first["image"], in_files["image"][[16399, 1680, 47917]])
+    test_in_files = mnistlab.load("mnist", split="test", data_dir=mnist_dir, order="idx")
+    np.testing.assert_array_equal(
+        mnistlab.load("mnist", split="test[:2]", data_dir=mnist_dir)["image"],
+        test_in_files["image"][[9933, 5669]],
+    )

@@ -73,3 +73,16 @@ def write_dataset(root: Path, contents: dict[str, bytes], name: str = NAME) -> P
     for filename, data in contents.items():
         (folder / filename).write_bytes(data)
     return folder
+
+
+def tfds_positions(split: str) -> np.ndarray:
+    """IDX index of each example in tfds's stored order: keys str(i) sorted by md5(split + key)."""
+    keys = [int(hashlib.md5(f"{split}{i}".encode()).hexdigest(), 16) for i in range(SIZES[split])]
+    return np.argsort(keys, kind="stable")
+
+
+def stored_arrays(split: str, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """split_arrays in the order mnistlab.load (like tfds) returns them."""
+    images, labels = split_arrays(split, offset)
+    positions = tfds_positions(split)
+    return images[positions], labels[positions]

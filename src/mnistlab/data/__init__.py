@@ -3,8 +3,9 @@
     import mnistlab
     ds, info = mnistlab.load("mnist", split="train[:80%]", with_info=True)
 
-Modules: idx (the file format), splits (the split grammar), registry (datasets, mirrors, checksums),
-fetch (find, download, verify), cache (.npy memory maps), info (DatasetInfo), load (`load`),
-batches (shuffled float32 batches for training), notebook (DataFrame and picture grid).
+Modules: idx (the file format), splits (the split grammar), order (tfds's example order),
+registry (datasets, mirrors, checksums), fetch (find, download, verify), cache (.npy memory maps),
+info (DatasetInfo), load (`load`), batches (shuffled float32 batches for training), benchmark
+(their speed), stats (class balance), notebook (DataFrame and picture grid).
 Nothing heavy is imported here.
 """

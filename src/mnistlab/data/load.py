@@ -7,9 +7,10 @@
     everything = mnistlab.load("mnist")                          # {'train': {...}, 'test': {...}}
     parts = mnistlab.load("mnist", split=["train[:10%]", "train[10%:]"])   # a list, one per spec
 
-Examples keep the order of the original IDX files. Split strings are parsed and checked before any
-file is read or downloaded. Arrays of a whole split are read-only memory maps of the user cache;
-slices of one split are views of them; `+` concatenates into new arrays.
+Examples come in tfds's order, so a split string selects the same examples as in tfds (order.py);
+order="idx" gives the order of the original IDX files instead. Split strings are parsed and checked
+before any file is read or downloaded. In tfds's order, arrays of a whole split are read-only memory
+maps of the user cache and slices of one split are views of them; `+` concatenates into new arrays.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import numpy as np
 
 from mnistlab.data.cache import split_arrays
 from mnistlab.data.info import DatasetInfo, dataset_info
+from mnistlab.data.order import ORDERS, inverse
 from mnistlab.data.registry import get_dataset
 from mnistlab.data.splits import Slice, SplitSpec
-from mnistlab.errors import DataError, SplitError
+from mnistlab.errors import DataError, MnistlabError, SplitError
 
 
 def load(
@@ -34,6 +36,7 @@ def load(
     data_dir=None,
     download: bool = True,
     mirrors: Sequence[str] | None = None,
+    order: str = "tfds",
 ):
     """Load a dataset like `tfds.load`, as numpy arrays.
 
@@ -46,9 +49,12 @@ def load(
       data_dir: a folder holding <name>/<file>.gz, searched before $MNISTLAB_DATA_DIR and the user cache.
       download: fetch missing files from the mirrors into the user cache; False raises DataError instead.
       mirrors: base URLs to download from instead of the dataset's own (or $MNISTLAB_MIRRORS).
+      order: "tfds" (the examples tfds returns, in its order) or "idx" (the original files' order).
 
     Each result is {'image': uint8 (N, 28, 28, 1), 'label': int64 (N,)}.
     """
+    if order not in ORDERS:
+        raise MnistlabError(f"order must be one of {', '.join(map(repr, ORDERS))}, got {order!r}")
     spec = get_dataset(name)
     info = dataset_info(spec)
     sizes = {split_name: files.num_examples for split_name, files in spec.splits.items()}
@@ -61,13 +67,14 @@ def load(
     arrays = {}
     for split_name in sizes:  # in the dataset's order, so downloads and errors come in a stable order
         if split_name in needed:
-            images, labels = split_arrays(spec, split_name, data_dir, download, mirrors)
+            images, labels, positions = split_arrays(spec, split_name, data_dir, download, mirrors)
             if len(labels) != sizes[split_name]:
                 raise DataError(
                     f"{spec.name}/{split_name} has {len(labels)} examples, expected {sizes[split_name]}; "
                     f"replace its files with the published ones"
                 )
-            arrays[split_name] = (images.view(np.ndarray), labels.view(np.ndarray))
+            rows = inverse(positions) if order == "idx" else None  # stored row of each IDX example
+            arrays[split_name] = (images.view(np.ndarray), labels.view(np.ndarray), rows)
 
     def build(parts: tuple[Slice, ...]):
         images, labels = _gather(parts, arrays)
@@ -90,8 +97,19 @@ def _resolve_nonempty(split_spec: SplitSpec, sizes: dict[str, int]) -> tuple[Sli
 
 
 def _gather(parts: tuple[Slice, ...], arrays: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of the slices, in order: a view for one slice, a new array for several."""
-    pieces = [(arrays[p.split][0][p.start : p.stop], arrays[p.split][1][p.start : p.stop]) for p in parts]
+    """Images and labels of the slices, in order: a view for one slice, a new array for several.
+
+    `arrays[split]` is (images, labels, rows): rows is None for tfds's order (the stored order), else
+    the stored row of each example in the requested order, gathered into new arrays.
+    """
+    pieces = []
+    for part in parts:
+        images, labels, rows = arrays[part.split]
+        if rows is None:
+            pieces.append((images[part.start : part.stop], labels[part.start : part.stop]))
+        else:
+            selected = rows[part.start : part.stop]
+            pieces.append((images[selected], labels[selected]))
     if len(pieces) == 1:
         return pieces[0]
     return np.concatenate([images for images, _ in pieces]), np.concatenate([labels for _, labels in pieces])
