@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from mnistlab.training.config import TrainConfig
@@ -114,4 +115,7 @@ def make_loss(config: TrainConfig) -> keras.losses.Loss:
 
 def current_lr(optimizer: keras.optimizers.Optimizer) -> float:
     """The lr the next step will use (schedules are evaluated at the optimizer's step counter)."""
-    return float(ops.convert_to_numpy(optimizer.learning_rate))
+    value = optimizer.learning_rate  # a Keras Variable (fixed lr) or a backend tensor (schedule)
+    if hasattr(value, "numpy"):  # np.asarray() on a Keras Variable trips a NumPy 2 deprecation warning
+        value = value.numpy()
+    return float(np.asarray(value))
