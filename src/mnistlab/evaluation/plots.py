@@ -113,46 +113,58 @@ def misclassified_figure(
     class_names: list[str],
     columns: int = 2,
 ) -> Figure:
-    """Each wrong prediction: the image, then its C probability bars (true class blue, predicted red)."""
+    """Each wrong prediction: the image, then its C probability bars (true class blue, predicted red).
+
+    Everything is drawn on one axes whose unit is an image pixel (an example's cell is 28 units high
+    plus room for text), because one axes per image and per bar chart costs seconds for a dozen examples.
+    """
     count = len(images)
     rows = max(1, -(-count // columns))
-    height = 1.7 * rows  # inches
-    figure = new_figure(4.2 * columns, height, layout=None)
-    grid = figure.add_gridspec(
-        rows,
-        2 * columns,
-        width_ratios=[1, 1.8] * columns,
-        left=0.02,
-        right=0.98,
-        bottom=0.3 / height,  # room for the tick labels of the last row
-        top=1 - 0.3 / height,
-        wspace=0.25,
-        hspace=0.45,
-    )
     num_classes = probabilities.shape[1] if count else len(class_names)
+    # y grows downwards, as in an image (row 0 on top); a bar of probability p is 28 * p units high.
+    title_room, label_room, bar_step, gap = 9, 8, 6, 6  # units (image pixels)
+    bars_left = 28 + gap
+    cell_width = bars_left + num_classes * bar_step + 2 * gap
+    cell_height = title_room + 28 + label_room
+    inches_per_unit = 4.2 / cell_width
+    figure = new_figure(
+        columns * cell_width * inches_per_unit, rows * cell_height * inches_per_unit, layout=None
+    )
+    axes = figure.add_axes((0, 0, 1, 1))
+    axes.set_axis_off()
+    if count == 0:
+        axes.text(0.5, 0.5, "no misclassified examples", ha="center", va="center", transform=axes.transAxes)
+        return figure
     for index in range(count):
         row, column = divmod(index, columns)
-        image_axes = figure.add_subplot(grid[row, 2 * column])
-        bars_axes = figure.add_subplot(grid[row, 2 * column + 1])
+        left, top = column * cell_width + gap / 2, row * cell_height + title_room
+        baseline = top + 28  # probability 0; probability 1 is 28 units higher
         true, predicted = int(labels[index]), int(np.argmax(probabilities[index]))
-        image_axes.imshow(_as_2d(images[index]), cmap="gray_r")
-        image_axes.set_axis_off()
+        axes.imshow(_as_2d(images[index]), cmap="gray_r", extent=(left, left + 28, baseline, top))
         colors = [OTHER_COLOR] * num_classes
         colors[true] = TRUE_COLOR
         colors[predicted] = PREDICTED_COLOR
-        bars_axes.bar(range(num_classes), probabilities[index], color=colors)
-        bars_axes.set_ylim(0, 1)
-        bars_axes.set_xticks(range(num_classes), [name[:3] for name in class_names], fontsize=6)
-        bars_axes.tick_params(axis="y", labelsize=6)
-        bars_axes.set_title(
-            f"true {class_names[true]}, predicted {class_names[predicted]} "
-            f"({probabilities[index][predicted]:.0%})",
-            fontsize=7,
+        positions = left + bars_left + bar_step * np.arange(num_classes) + bar_step / 2
+        axes.bar(positions, -28 * probabilities[index], bottom=baseline, width=0.75 * bar_step, color=colors)
+        bars_from, bars_to = left + bars_left, left + bars_left + num_classes * bar_step
+        axes.hlines(
+            [baseline, baseline - 14, top],
+            bars_from,
+            bars_to,
+            colors="0.6",
+            linewidth=0.5,
+            linestyles=["solid", "dotted", "dotted"],
         )
-    if count == 0:
-        axes = figure.add_subplot(grid[0, :])
-        axes.text(0.5, 0.5, "no misclassified examples", ha="center", va="center")
-        axes.set_axis_off()
+        axes.text(bars_to + 0.5, top, "1", fontsize=5, va="center", color="0.4")
+        for label, (position, name) in enumerate(zip(positions, class_names, strict=False)):
+            style = {"color": colors[label], "fontweight": "bold"} if label in (true, predicted) else {}
+            axes.text(position, baseline + 1, name[:3], ha="center", va="top", fontsize=6, **style)
+        confidence = probabilities[index][predicted]
+        title = f"true {class_names[true]}, predicted {class_names[predicted]} ({confidence:.0%})"
+        axes.text(left + cell_width / 2, top - 2, title, ha="center", va="bottom", fontsize=7)
+    # limits last: each imshow would otherwise reset them to the image it drew
+    axes.set_xlim(0, columns * cell_width)
+    axes.set_ylim(rows * cell_height, 0)
     return figure
 
 

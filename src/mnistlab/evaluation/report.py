@@ -191,8 +191,7 @@ def write_report(evaluation, path: Path) -> Path:
 
 def write_evaluation(evaluation, out_dir: Path) -> dict[str, Path]:
     """metrics.json, <picture>.png for each picture and report.html into out_dir; returns {name: path}."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pictures = render_pictures(evaluation)
+    pictures = render_pictures(evaluation)  # all in memory first: a failure leaves nothing half-written
     written = {"metrics": atomic_write_json(out_dir / "metrics.json", evaluation.to_dict())}
     for name, png in pictures.items():
         written[name] = atomic_write_bytes(out_dir / f"{name}.png", png)

@@ -1,0 +1,104 @@
+"""Cost of the evaluation report that `mnistlab train` writes at the end of every run.
+
+    MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/bench_report.py [--repeats 5]
+
+Trains two tiny runs once (mlp, and cnn for the feature maps; 1 epoch on train[:5%]), then measures,
+interleaved so that machine noise hits each alike:
+  (a) write_run_report with the model and test predictions training already holds (what `train` pays);
+  (b) the same without them: load model.keras and predict the 10,000 test images first;
+  (c) each picture alone: building the Figure and encoding its PNG.
+Prints the hardware, library versions, load average, number of repeats, and mean ± std in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mnistlab
+from mnistlab.evaluation import plots
+from mnistlab.evaluation.api import evaluate_classifier, write_run_report
+from mnistlab.evaluation.report import PICTURES
+from mnistlab.models.loading import load_classifier
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def timed(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def render_picture(make) -> None:
+    """Build one picture (None where it does not apply) and encode it as PNG, as the report does."""
+    figure = make()
+    if figure is not None:
+        plots.figure_to_png(figure)
+
+
+def summary(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):6.3f} ± {spread:.3f} s"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    import keras
+    import matplotlib
+
+    print(f"hardware: {cpu_name()}, {os.cpu_count()} cores; python {platform.python_version()}")
+    print(f"keras {keras.__version__} ({keras.backend.backend()}), matplotlib {matplotlib.__version__}")
+    print(f"load average before: {os.getloadavg()[0]:.2f}; repeats: {args.repeats}")
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-report-"))
+    runs = {
+        name: mnistlab.train(name, epochs=1, train_split="train[:5%]", out=str(folder / name), progress=False)
+        for name in ("mlp", "cnn")
+    }
+    held = {}  # what training holds in memory when it writes the report
+    for name, run in runs.items():
+        classifier = load_classifier(run.dir)
+        evaluation = evaluate_classifier(classifier)
+        held[name] = (classifier, evaluation)
+
+    times: dict[str, list[float]] = {}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            classifier, evaluation = held[name]
+            times.setdefault(f"{name}: report, reusing predictions (train)", []).append(
+                timed(write_run_report, run.dir, classifier.model, evaluation.probabilities)
+            )
+            times.setdefault(f"{name}: report from disk (load + predict)", []).append(
+                timed(write_run_report, run.dir)
+            )
+            for picture in PICTURES:
+                make = getattr(evaluation, f"plot_{picture}")
+                times.setdefault(f"{name}: picture {picture}", []).append(timed(render_picture, make))
+    for label, values in times.items():
+        print(f"{label:55s} {summary(values)}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    sizes = {name: (run.dir / "report.html").stat().st_size for name, run in runs.items()}
+    print("report.html size: " + ", ".join(f"{name} {size / 1024:.0f} KiB" for name, size in sizes.items()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
