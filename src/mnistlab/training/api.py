@@ -87,6 +87,20 @@ def _compile(model, config: TrainConfig, total_steps: int) -> None:
     )
 
 
+def _inference_copy(model):
+    """The model without its optimizer and loss, so that model.keras loads anywhere with plain Keras.
+
+    (Checkpoints keep the optimizer state; the final model does not need it.) Subclassed models that
+    cannot be cloned are saved as they are.
+    """
+    try:  # from_config, not clone_model: a clone of a compiled model comes back compiled
+        copy = type(model).from_config(model.get_config())
+    except (ValueError, TypeError, NotImplementedError):
+        return model
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def _fit_keras(model, data, config: TrainConfig, run_dir: Path, progress):
     """Fit (resuming from the newest checkpoint), restore the best weights, save model.keras."""
     from mnistlab.files import atomic_path
@@ -106,7 +120,7 @@ def _fit_keras(model, data, config: TrainConfig, run_dir: Path, progress):
         checkpoints.load_best(model)
         progress.say(f"restored the weights of epoch {state.best_epoch} (lowest val_loss)")
     with atomic_path(run_dir / MODEL_KERAS) as tmp:
-        model.save(tmp)
+        _inference_copy(model).save(tmp)
     start = time.perf_counter()
     probabilities = keras_probabilities(model, data.test_images)
     return state, probabilities, time.perf_counter() - start, model.count_params()
