@@ -1,0 +1,45 @@
+"""Real accuracy on full MNIST (60,000 training, 10,000 test examples), through `mnistlab.train`.
+
+The default suite trains two models for one epoch. `make test-accuracy` (pytest -m accuracy) trains every
+zoo model at its recipe's defaults and asserts the accuracy `mnistlab models` lists, less a small margin
+for the spread between seeds and machines.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import mnistlab
+from mnistlab.models.registry import list_models
+
+# Seeds move a model's test accuracy by about +-0.15 points (e.g. the MLP: 97.7%..98.0% over seeds);
+# a listed accuracy is met when the run lands within this many points (as a fraction) of it.
+MARGIN = 0.003
+
+
+def train_full(model: str, tmp_path, mnist_dir, **settings):
+    return mnistlab.train(
+        model, data_dir=str(mnist_dir), out=str(tmp_path / model), progress=False, **settings
+    )
+
+
+def test_mlp_one_epoch(tmp_path, mnist_dir):
+    # One epoch of the tutorial MLP (batch 128, Adam 1e-3) lands at 95.5-96.5% test accuracy.
+    run = train_full("mlp", tmp_path, mnist_dir, epochs=1)
+    assert run.metrics["train_examples"] == 60_000 and run.metrics["test_examples"] == 10_000
+    assert run.metrics["test_accuracy"] >= 0.95
+
+
+def test_fastcnn_one_epoch_reaches_99_percent(tmp_path, mnist_dir):
+    run = train_full("fastcnn", tmp_path, mnist_dir, epochs=1)
+    assert run.metrics["epochs"] == 1
+    assert run.metrics["test_accuracy"] >= 0.99
+
+
+@pytest.mark.accuracy
+@pytest.mark.parametrize("spec", list_models(), ids=lambda spec: spec.name)
+def test_every_model_reaches_its_listed_accuracy(spec, tmp_path, mnist_dir):
+    assert spec.expected_accuracy is not None, f"{spec.name} lists no expected accuracy"
+    run = train_full(spec.name, tmp_path, mnist_dir)
+    print(f"{spec.name}: {run.metrics['test_accuracy']:.4f} in {run.metrics['train_seconds']:.0f} s")
+    assert run.metrics["test_accuracy"] >= spec.expected_accuracy - MARGIN
