@@ -33,6 +33,7 @@ SPEC = register(
         build=build,
         expected_accuracy=0.98,
         architecture={"hidden": 128, "dropout": 0.2},
-        defaults={"epochs": 10, "batch_size": 128, "lr": 1e-3, "optimizer": "adam"},
+        # the tutorial's batch of 32: 96% after one epoch (batch 128 gives 94%)
+        defaults={"epochs": 10, "batch_size": 32, "lr": 1e-3, "optimizer": "adam"},
     )
 )
