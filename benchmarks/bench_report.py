@@ -7,7 +7,8 @@ interleaved so that machine noise hits each alike:
   (a) write_run_report with the model and test predictions training already holds (what `train` pays);
   (b) the same without them: load model.keras and predict the 10,000 test images first;
   (c) each picture alone: building the Figure and encoding its PNG.
-Prints the hardware, library versions, load average, number of repeats, and mean ± std in seconds.
+Prints the hardware, library versions, load average, number of repeats, and mean ± std of the wall
+time and of the process's CPU time (all threads), in seconds.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def timed(function, *args) -> float:
-    started = time.perf_counter()
+def timed(function, *args) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process): on a shared machine the CPU time is the steadier one."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     function(*args)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def render_picture(make) -> None:
@@ -55,6 +57,13 @@ def render_picture(make) -> None:
 def summary(values: list[float]) -> str:
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):6.3f} ± {spread:.3f} s"
+
+
+def print_table(times: dict[str, list[tuple[float, float]]]) -> None:
+    print(f"{'':55s} {'wall':>15s}   {'CPU':>15s}")
+    for label, pairs in times.items():
+        walls, cpus = [wall for wall, _ in pairs], [cpu for _, cpu in pairs]
+        print(f"{label:55s} {summary(walls)}   {summary(cpus)}")
 
 
 def main() -> None:
@@ -80,7 +89,7 @@ def main() -> None:
         evaluation = evaluate_classifier(classifier)
         held[name] = (classifier, evaluation)
 
-    times: dict[str, list[float]] = {}
+    times: dict[str, list[tuple[float, float]]] = {}
     for _ in range(args.repeats):
         for name, run in runs.items():
             classifier, evaluation = held[name]
@@ -93,8 +102,7 @@ def main() -> None:
             for picture in PICTURES:
                 make = getattr(evaluation, f"plot_{picture}")
                 times.setdefault(f"{name}: picture {picture}", []).append(timed(render_picture, make))
-    for label, values in times.items():
-        print(f"{label:55s} {summary(values)}")
+    print_table(times)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     sizes = {name: (run.dir / "report.html").stat().st_size for name, run in runs.items()}
     print("report.html size: " + ", ".join(f"{name} {size / 1024:.0f} KiB" for name, size in sizes.items()))
