@@ -215,6 +215,7 @@ def evaluate_classifier(
     from mnistlab import load
 
     dataset = dataset or classifier.config.get("dataset") or DEFAULT_DATASET
+    data_dir = data_dir or classifier.config.get("data_dir")  # where the run found its data, if it said
     data, info = load(dataset, split=split, data_dir=data_dir, with_info=True)
     label_feature = info.features["label"]
     check_compatible(classifier, dataset, tuple(data["image"].shape[1:]), label_feature.num_classes)
@@ -273,6 +274,5 @@ def write_run_report(run_dir, model=None, probabilities=None, data_dir=None) -> 
         path = run_dir / ("model.skops" if kind == "sklearn" else "model.keras")
         config = _read_json(run_dir / "config.json")
         classifier = Classifier(kind=kind, model=model, path=path, run_dir=run_dir, config=config)
-    data_dir = data_dir or classifier.config.get("data_dir")
     evaluation = evaluate_classifier(classifier, split="test", data_dir=data_dir, probabilities=probabilities)
     return write_report(evaluation, run_dir / "report.html")

@@ -38,7 +38,10 @@ def feature_maps(model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     outputs = probe(pixels, training=False)
     if not isinstance(outputs, list | tuple):
         outputs = [outputs]
-    return [(layer.name, np.asarray(output)[0]) for layer, output in zip(layers, outputs, strict=True)]
+    return [
+        (layer.name, keras.ops.convert_to_numpy(output)[0])
+        for layer, output in zip(layers, outputs, strict=True)
+    ]
 
 
 def feature_maps_figure(model, image: np.ndarray, max_channels: int = MAX_CHANNELS):
