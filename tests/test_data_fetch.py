@@ -12,7 +12,7 @@ from fixtures_data import synthetic
 
 import mnistlab
 from mnistlab.data import fetch
-from mnistlab.data.registry import register_dataset, unregister_dataset
+from mnistlab.data.registry import get_dataset, register_dataset, unregister_dataset
 from mnistlab.errors import DataError
 
 IMAGES = "train-images-idx3-ubyte.gz"
@@ -220,7 +220,7 @@ def test_default_cache_is_the_platform_user_cache(monkeypatch):
 
 
 def test_real_datasets_list_their_mirrors_in_order():
-    mnist = mnistlab.load.__globals__["get_dataset"]("mnist")
+    mnist = get_dataset("mnist")
     assert mnist.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     assert fetch.mirrors_for(mnist, ["http://example.invalid/{name}/"]) == ("http://example.invalid/mnist/",)
     assert mnistlab.list_datasets() == ["fashion_mnist", "kmnist", "mnist"]

@@ -7,10 +7,11 @@
     everything = mnistlab.load("mnist")                          # {'train': {...}, 'test': {...}}
     parts = mnistlab.load("mnist", split=["train[:10%]", "train[10%:]"])   # a list, one per spec
 
-Examples come in tfds's order, so a split string selects the same examples as in tfds (order.py);
-order="idx" gives the order of the original IDX files instead. Split strings are parsed and checked
-before any file is read or downloaded. In tfds's order, arrays of a whole split are read-only memory
-maps of the user cache and slices of one split are views of them; `+` concatenates into new arrays.
+Examples come in tfds's order, so a split string gives the same examples in the same order as tfds,
+`+` included (order.py); order="idx" gives the order of the original IDX files, and `+` concatenates.
+Split strings are parsed and checked before any file is read or downloaded. A whole split, or a slice
+of one, is a read-only view of the memory-mapped user cache (in tfds's order); anything else is a new
+array.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from mnistlab.data.cache import split_arrays
 from mnistlab.data.info import DatasetInfo, dataset_info
-from mnistlab.data.order import ORDERS, inverse
+from mnistlab.data.order import ORDERS, interleave_positions, inverse
 from mnistlab.data.registry import get_dataset
 from mnistlab.data.splits import Slice, SplitSpec
 from mnistlab.errors import DataError, MnistlabError, SplitError
@@ -77,7 +78,7 @@ def load(
             arrays[split_name] = (images.view(np.ndarray), labels.view(np.ndarray), rows)
 
     def build(parts: tuple[Slice, ...]):
-        images, labels = _gather(parts, arrays)
+        images, labels = _gather(parts, arrays, interleave=order == "tfds")
         return (images, labels) if as_supervised else {"image": images, "label": labels}
 
     result = _map_structure(build, resolved)
@@ -96,11 +97,12 @@ def _resolve_nonempty(split_spec: SplitSpec, sizes: dict[str, int]) -> tuple[Sli
     return parts
 
 
-def _gather(parts: tuple[Slice, ...], arrays: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of the slices, in order: a view for one slice, a new array for several.
+def _gather(parts: tuple[Slice, ...], arrays: dict, interleave: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of the slices: a view for one slice, new arrays for several.
 
     `arrays[split]` is (images, labels, rows): rows is None for tfds's order (the stored order), else
-    the stored row of each example in the requested order, gathered into new arrays.
+    the stored row of each example in the requested order, gathered into new arrays. Several slices
+    are concatenated, then, if `interleave`, put in the order tfds's reader interleaves them.
     """
     pieces = []
     for part in parts:
@@ -112,7 +114,12 @@ def _gather(parts: tuple[Slice, ...], arrays: dict) -> tuple[np.ndarray, np.ndar
             pieces.append((images[selected], labels[selected]))
     if len(pieces) == 1:
         return pieces[0]
-    return np.concatenate([images for images, _ in pieces]), np.concatenate([labels for _, labels in pieces])
+    images = np.concatenate([images for images, _ in pieces])
+    labels = np.concatenate([labels for _, labels in pieces])
+    if interleave:
+        positions = interleave_positions([len(piece_labels) for _, piece_labels in pieces])
+        images, labels = images[positions], labels[positions]
+    return images, labels
 
 
 def _map_structure(function, structure, sequences=(list,)):

@@ -35,3 +35,52 @@ def inverse(positions: np.ndarray) -> np.ndarray:
     result = np.empty_like(positions)
     result[positions] = np.arange(len(positions), dtype=positions.dtype)
     return result
+
+
+TFDS_CYCLE_LENGTH = 16  # files tfds reads at once (its default when shuffling is not disabled)
+TFDS_BLOCK_LENGTH = 16  # consecutive examples taken from one file before moving to the next
+
+
+def interleave_positions(
+    lengths: list[int], cycle_length: int = TFDS_CYCLE_LENGTH, block_length: int = TFDS_BLOCK_LENGTH
+) -> np.ndarray:
+    """Where tfds's reader takes each example from when a split string has several parts.
+
+    tfds reads the parts of `train[:1000]+test[:1000]` (one file each) with tf.data's deterministic
+    interleave: `block_length` examples from each open part in turn, up to `cycle_length` parts open,
+    a finished part's slot refilled with the next part. Returns positions into the parts laid end to
+    end (lengths[0] rows of part 0, then part 1, ...).
+    """
+    part_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    slots: list[list[int] | None] = [None] * cycle_length  # [next row, end row] of the part in a slot
+    next_part = open_parts = cycle = block_index = 0
+    ranges = []
+
+    def advance():
+        nonlocal cycle, block_index
+        cycle, block_index = (cycle + 1) % cycle_length, 0
+
+    while next_part < len(lengths) or open_parts > 0:
+        slot = slots[cycle]
+        if slot is None:
+            if next_part < len(lengths):  # open the next part here and read from it at once
+                start = int(part_starts[next_part])
+                slots[cycle] = [start, start + int(lengths[next_part])]
+                next_part, open_parts = next_part + 1, open_parts + 1
+            else:
+                advance()
+            continue
+        count = min(block_length - block_index, slot[1] - slot[0])
+        if count > 0:
+            ranges.append((slot[0], slot[0] + count))
+            slot[0] += count
+            block_index += count
+        if block_index == block_length:
+            advance()
+        elif slot[0] == slot[1]:  # the part ended inside a block: close it, move on
+            slots[cycle] = None
+            open_parts -= 1
+            advance()
+    if not ranges:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(start, stop, dtype=np.int64) for start, stop in ranges])

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mnistlab.errors import SplitError
 
@@ -193,13 +193,14 @@ class SplitSpec:
     """A parsed split string: terms joined by `+`. Frozen, hashable, and checked on creation."""
 
     terms: tuple[SplitTerm, ...]
+    text: str = field(default="", compare=False)  # as the user wrote it, for messages
 
     def __post_init__(self) -> None:
         if not self.terms:
             raise SplitError(f"an empty split: {GRAMMAR}")
 
     def __str__(self) -> str:
-        return "+".join(str(term) for term in self.terms)
+        return self.text or "+".join(str(term) for term in self.terms)
 
     @classmethod
     def parse(cls, spec: str | SplitSpec) -> SplitSpec:
@@ -207,7 +208,7 @@ class SplitSpec:
             return spec
         if not isinstance(spec, str):
             raise SplitError(f"split {spec!r} is a {type(spec).__name__}, not a string: {GRAMMAR}")
-        return cls(tuple(SplitTerm.parse(term) for term in _PLUS_RE.split(str(spec))))
+        return cls(tuple(SplitTerm.parse(term) for term in _PLUS_RE.split(spec)), text=spec.strip())
 
     def resolve(self, sizes: Mapping[str, int]) -> tuple[Slice, ...]:
         """Absolute slices, in order; may be empty (tfds's load refuses that, info.splits counts 0)."""
