@@ -224,3 +224,10 @@ def test_real_datasets_list_their_mirrors_in_order():
     assert mnist.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     assert fetch.mirrors_for(mnist, ["http://example.invalid/{name}/"]) == ("http://example.invalid/mnist/",)
     assert mnistlab.list_datasets() == ["fashion_mnist", "kmnist", "mnist"]
+
+
+def test_progress_bar_on_a_terminal(server, spec, contents, isolated_cache, monkeypatch, capfd):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then treats stderr as a terminal
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    download(spec, LABELS, [server.serve("good", contents)], isolated_cache)
+    assert f"download {LABELS}" in capfd.readouterr().err

@@ -13,6 +13,7 @@ HTTP(S)_PROXY and NO_PROXY.
 
 from __future__ import annotations
 
+import http.client
 import os
 import time
 import urllib.error
@@ -22,7 +23,7 @@ from pathlib import Path
 from mnistlab.data import idx
 from mnistlab.data.registry import DataFile, DatasetSpec
 from mnistlab.errors import DataError
-from mnistlab.files import atomic_path
+from mnistlab.files import atomic_write_bytes
 
 CHUNK_BYTES = 1 << 16
 TIMEOUT_S = 30.0  # per socket operation
@@ -96,9 +97,7 @@ def download_file(
         except _MirrorFailed as failure:
             failures.append(f"{url} ({failure})")
             continue
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
-        return target
+        return atomic_write_bytes(target, data)
     tried = "; ".join(failures) if failures else "no mirrors configured"
     raise DataError(
         f"could not download {spec.name}/{data_file.filename}: {tried}. To work offline, copy the files "
@@ -117,7 +116,7 @@ def _fetch_with_retries(url: str, progress: bool) -> bytes:
         except urllib.error.HTTPError as error:
             reason = f"HTTP {error.code}"
             transient = error.code >= 500 or error.code == 429
-        except (urllib.error.URLError, OSError, _Incomplete) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException, _Incomplete) as error:
             reason = str(getattr(error, "reason", None) or error)
             transient = True
         if not transient or attempt == ATTEMPTS_PER_MIRROR:
@@ -135,7 +134,7 @@ def _fetch(url: str, progress: bool) -> bytes:
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         total = int(response.headers.get("Content-Length") or 0)
         chunks: list[bytes] = []
-        with _progress_bar(url, total, progress) as advance:
+        with _ProgressBar(url, total, progress) as advance:
             while chunk := response.read(CHUNK_BYTES):
                 chunks.append(chunk)
                 advance(len(chunk))
@@ -157,7 +156,7 @@ def _verify(data: bytes, data_file: DataFile, url: str) -> None:
         raise _MirrorFailed("checksum mismatch: md5 matches none of the published checksums")
 
 
-class _progress_bar:
+class _ProgressBar:
     """A rich progress bar on stderr while downloading (silent when stderr is not a terminal)."""
 
     def __init__(self, url: str, total: int, enabled: bool):
