@@ -17,7 +17,7 @@ def test_mnist_info_matches_the_tfds_contract():
     assert info.features["image"].shape == (28, 28, 1)
     assert info.features["image"].dtype == np.uint8
     label = info.features["label"]
-    assert label.num_classes == 10 and label.names == tuple("0123456789")
+    assert label.num_classes == 10 and label.names == list("0123456789")  # a list, as in tfds
     assert label.int2str(7) == "7" and label.str2int("7") == 7
     assert info.splits["train"].num_examples == 60000
     assert info.splits["test"].num_examples == 10000
@@ -35,7 +35,7 @@ def test_named_classes_of_fashion_mnist_and_kmnist():
     fashion = dataset_info("fashion_mnist").features["label"]
     assert fashion.int2str(9) == "Ankle boot" and fashion.str2int("Sneaker") == 7
     kmnist = dataset_info("kmnist").features["label"]
-    assert kmnist.names[:3] == ("o", "ki", "su") and kmnist.num_classes == 10
+    assert kmnist.names[:3] == ["o", "ki", "su"] and kmnist.num_classes == 10
     assert "Clanuwat" in dataset_info("kmnist").citation
     assert "Xiao" in dataset_info("fashion_mnist").citation
 

@@ -36,28 +36,39 @@ class Image:
         return f"Image(shape={self.shape}, dtype={self.dtype})"
 
 
-@dataclass(frozen=True)
 class ClassLabel:
-    """An integer class label in [0, num_classes) with a name for each class."""
+    """An integer class label in [0, num_classes), with a name per class (`names` is a list, as in tfds)."""
 
-    names: tuple[str, ...]
     shape: tuple[int, ...] = ()
     dtype: np.dtype = np.dtype(np.int64)
 
+    def __init__(self, names):
+        self._names = tuple(str(name) for name in names)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._names)
+
     @property
     def num_classes(self) -> int:
-        return len(self.names)
+        return len(self._names)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ClassLabel) and other._names == self._names
+
+    def __hash__(self) -> int:
+        return hash(self._names)
 
     def int2str(self, index: int) -> str:
         if not 0 <= int(index) < self.num_classes:
             raise LabelError(f"class index {index} is out of range [0, {self.num_classes})")
-        return self.names[int(index)]
+        return self._names[int(index)]
 
     def str2int(self, name: str) -> int:
         try:
-            return self.names.index(str(name))
+            return self._names.index(str(name))
         except ValueError:
-            raise LabelError(f"unknown class name {name!r}; the classes are {list(self.names)}") from None
+            raise LabelError(f"unknown class name {name!r}; the classes are {self.names}") from None
 
     def __repr__(self) -> str:
         return f"ClassLabel(shape={self.shape}, dtype={self.dtype}, num_classes={self.num_classes})"
