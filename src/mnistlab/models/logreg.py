@@ -30,7 +30,7 @@ SPEC = register(
         name="logreg",
         description="Logistic regression: Flatten -> Dense(10, softmax)",
         build=build,
-        expected_accuracy=0.9286,  # measured: 20 epochs, seed 0
+        expected_accuracy=0.9278,  # measured by `make test-accuracy` (seed 0)
         defaults={"epochs": 20, "batch_size": 128, "lr": 1e-3, "optimizer": "adam"},
     )
 )
