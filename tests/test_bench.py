@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from mnistlab.bench import EpochScore, RecipeRow, SeedRun, Spread, _speedups
+from mnistlab.bench import EpochScore, RecipeRow, SeedRun, Spread, _speedups, parse_recipe
+from mnistlab.errors import MnistlabError
 
 
 def _run(seed: int, timeline: list[tuple[float, float]]) -> SeedRun:
@@ -43,6 +44,16 @@ def test_time_to_needs_every_seed_and_speedups_compare_means():
     assert [(s.target, s.recipe, s.baseline, s.ratio) for s in speedups] == [(0.987, "fastcnn", "cnn", 5.0)]
 
 
+def test_a_recipe_may_change_training_settings():
+    assert parse_recipe("fastcnn") == ("fastcnn", {})
+    assert parse_recipe("fastcnn+batch_size=256+lr=0.02+precision=bfloat16") == (
+        "fastcnn",
+        {"batch_size": 256, "lr": 0.02, "precision": "bfloat16"},
+    )
+    with pytest.raises(MnistlabError, match="expected NAME\\+setting=value"):
+        parse_recipe("fastcnn+bfloat16")
+
+
 def _mnistlab(*args: str, data_dir) -> subprocess.CompletedProcess:
     env = {**os.environ, "MNISTLAB_DATA_DIR": str(data_dir)}
     return subprocess.run(
@@ -52,7 +63,7 @@ def _mnistlab(*args: str, data_dir) -> subprocess.CompletedProcess:
 
 def test_bench_tiny_mode_runs_the_real_command_and_reports_json(mnist_dir, tmp_path):
     result = _mnistlab(
-        "bench", "--recipes", "fastcnn,mlp", "--seeds", "1", "--epochs-cap", "2",
+        "bench", "--recipes", "fastcnn,mlp,fastcnn+batch_size=256", "--seeds", "1", "--epochs-cap", "2",
         "--train-split", "train[:1%]", "--out", str(tmp_path / "runs"), "--json",
         data_dir=mnist_dir,
     )  # fmt: skip
@@ -62,11 +73,12 @@ def test_bench_tiny_mode_runs_the_real_command_and_reports_json(mnist_dir, tmp_p
     assert report["seeds"] == [0]
     assert report["targets"] == [0.99, 0.982]  # 99%, then the mlp tutorial's own accuracy
     rows = {row["recipe"]: row for row in report["recipes"]}
-    assert set(rows) == {"fastcnn", "mlp"}
+    assert set(rows) == {"fastcnn", "mlp", "fastcnn+batch_size=256"}
+    assert rows["fastcnn+batch_size=256"]["settings"]["batch_size"] == 256
     assert rows["mlp"]["settings"]["batch_size"] == 32  # the tutorial's recipe, not the zoo default
     for row in rows.values():
         run = row["runs"][0]
-        epochs = {"fastcnn": 1, "mlp": 2}[row["recipe"]]  # fastcnn's recipe is 1 epoch, under the cap
+        epochs = 2 if row["recipe"] == "mlp" else 1  # fastcnn's recipe is 1 epoch, under the cap
         assert run["epochs"] == epochs and row["settings"]["epochs"] == epochs
         assert 0.1 < run["test_accuracy"] <= 1.0 and row["test_accuracy"]["values"] == [run["test_accuracy"]]
         assert run["train_seconds"] > 0 and row["train_seconds"]["std"] == 0.0
@@ -77,7 +89,8 @@ def test_bench_tiny_mode_runs_the_real_command_and_reports_json(mnist_dir, tmp_p
         # the last epoch's checkpoint, scored outside the run, is the model the run itself scored
         assert run["timeline"][-1]["test_accuracy"] == pytest.approx(run["test_accuracy"], abs=1e-4)
         assert set(row["time_to_accuracy"]) == {"0.990", "0.982"}
-        assert (tmp_path / "runs" / f"{row['recipe']}-seed0" / "metrics.json").is_file()
+    assert (tmp_path / "runs" / "fastcnn-seed0" / "metrics.json").is_file()
+    assert (tmp_path / "runs" / "fastcnn+batch_size-256-seed0" / "config.json").is_file()
 
 
 def test_bench_refuses_an_unknown_recipe_in_one_line(mnist_dir):

@@ -2,7 +2,8 @@
 
 Every candidate is two conv stages and a dense head, varied by `stack(...)` keyword arguments:
     filters1/kernel1, filters2/kernel2: conv channels and kernel sizes ("valid" padding)
-    batch_norm: "all", "none" or "second" (only the second conv)
+    strides2: stride of the second conv; 2 replaces its max-pool
+    batch_norm: "all", "none", "second" (only the second conv) or "dense" (only the hidden dense layer)
     pool_first: conv -> max-pool -> BN -> ReLU (BN and ReLU on 4x fewer values)
         instead of conv -> BN -> ReLU -> max-pool
     input_pool: max-pool the 28x28 input to 14x14 before the first conv
@@ -18,6 +19,7 @@ def stack(
     kernel1=5,
     filters2=32,
     kernel2=3,
+    strides2=1,
     batch_norm="all",
     pool_first=False,
     input_pool=False,
@@ -27,18 +29,23 @@ def stack(
 
     layers = keras.layers
 
-    def stage(filters, kernel, with_bn):
-        conv = layers.Conv2D(filters, kernel, use_bias=not with_bn, activation=None if with_bn else "relu")
+    def stage(filters, kernel, with_bn, strides=1):
+        conv = layers.Conv2D(
+            filters, kernel, strides=strides, use_bias=not with_bn, activation=None if with_bn else "relu"
+        )
         norm = [layers.BatchNormalization(momentum=0.9), layers.ReLU()] if with_bn else []
-        return [conv, layers.MaxPooling2D(2), *norm] if pool_first else [conv, *norm, layers.MaxPooling2D(2)]
+        pool = [layers.MaxPooling2D(2)] if strides == 1 else []  # a strided conv downsamples by itself
+        return [conv, *pool, *norm] if pool_first else [conv, *norm, *pool]
 
     head = [layers.Dense(hidden, activation="relu")] if hidden else []
+    if hidden and batch_norm == "dense":
+        head = [layers.Dense(hidden, use_bias=False), layers.BatchNormalization(momentum=0.9), layers.ReLU()]
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
             *([layers.MaxPooling2D(2)] if input_pool else []),
             *stage(filters1, kernel1, batch_norm == "all"),
-            *stage(filters2, kernel2, batch_norm in ("all", "second")),
+            *stage(filters2, kernel2, batch_norm in ("all", "second"), strides2),
             layers.Flatten(),
             *head,
             layers.Dense(10, activation="softmax"),
@@ -68,5 +75,21 @@ CANDIDATES = {
 }
 
 
+def _parse(text: str) -> dict:
+    """"filters1=16,hidden=128,pool_first=1" -> stack() keyword arguments."""
+    settings = {}
+    for item in text.split(","):
+        key, value = item.split("=")
+        settings[key] = value if key == "batch_norm" else int(value)
+    return settings
+
+
 def build(name: str):
-    return stack(**CANDIDATES[name])
+    """A name from CANDIDATES, "floor" (Flatten -> Dense: the loop's own cost), or stack() settings."""
+    if name == "floor":
+        import keras
+
+        return keras.Sequential(
+            [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+        )
+    return stack(**(CANDIDATES[name] if name in CANDIDATES else _parse(name)))
