@@ -163,3 +163,25 @@ def test_models_lists_the_zoo(capsys):
     for name in rows:
         assert name in table
     assert "101,770" in table
+
+
+def test_early_stopping_keeps_the_best_epoch(in_tmp):
+    import keras
+    import numpy as np
+
+    # 480 examples and a high lr: val_loss turns up after a few epochs, long before the 15th
+    settings = {"train_split": "train[:1%]", "val_fraction": 0.2, "lr": 0.01, "batch_size": 32}
+    run = mnistlab.train("mlp", epochs=15, early_stopping=2, hidden=256, out="es", progress=False, **settings)
+    best_epoch = int(run.history["val_loss"].idxmin()) + 1
+    assert run.metrics["stopped_early"] and run.metrics["best_epoch"] == best_epoch
+    assert run.metrics["epochs"] == best_epoch + 2 < 15
+    assert run.metrics["val_loss"] == pytest.approx(run.history["val_loss"].min())
+
+    final = mnistlab.load_classifier(run.dir).model.get_weights()
+    best = mnistlab.get_model("mlp", hidden=256)
+    best.load_weights(run.dir / "checkpoints" / "best.weights.h5")
+    last = keras.saving.load_model(
+        run.dir / "checkpoints" / f"epoch-{run.metrics['epochs']:04d}.keras", compile=False
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(final, best.get_weights(), strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(final, last.get_weights(), strict=True))
