@@ -67,8 +67,10 @@ class Classifier:
         """Images (N, 28, 28[, 1]) uint8 or float in [0, 1] -> probabilities (N, C) float32."""
         pixels = to_float(images)
         if self.kind == "keras":
+            from keras import ops
+
             outputs = [
-                np.asarray(self.model(pixels[i : i + batch_size], training=False))
+                ops.convert_to_numpy(self.model(pixels[i : i + batch_size], training=False))
                 for i in range(0, len(pixels), batch_size)
             ]
             probabilities = np.concatenate(outputs) if outputs else np.zeros((0, self.num_classes))
