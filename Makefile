@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mnistlab data info mnist
 	$(BIN)/mnistlab data show mnist --split 'train[:25]' --out runs/demo-samples.png
+	$(BIN)/mnistlab train --model fastcnn
 
 # Debian's chromium drives the drawing-page test; nothing is downloaded by the test tools themselves.
 browser:

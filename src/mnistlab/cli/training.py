@@ -82,6 +82,8 @@ def train_command(
         f"{'s' if metrics['epochs'] != 1 else ''})"
     )
     typer.echo(f"run directory: {run.dir}")
+    if (run.dir / "report.html").is_file():
+        typer.echo(f"report: {run.dir / 'report.html'}")
 
 
 def models_command(
