@@ -10,30 +10,11 @@ The measurements behind each choice are in benchmarks/RESULTS.md ("Training spee
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from mnistlab.models.registry import ModelSpec, register
 
 # Batch-norm statistics must follow weights that change fast in a one-epoch run; Keras' default
 # momentum of 0.99 averages over ~100 steps and lags behind, which costs accuracy at inference.
 BATCH_NORM_MOMENTUM = 0.9
-
-
-def native_bfloat16() -> bool:
-    """Whether TensorFlow's oneDNN kernels can multiply bfloat16 natively on this CPU (AVX512-BF16, AMX).
-
-    There, Keras' mixed_bfloat16 policy runs oneDNN's bf16 convolution and matmul kernels and one epoch
-    of fastcnn takes ~0.8x the CPU time of float32; elsewhere (other CPUs, other Keras backends) bf16
-    may be emulated and slower, so the recipe computes in float32.
-    """
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:  # not Linux
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def build(input_shape, num_classes: int, filters: int = 16, hidden: int = 128):
@@ -79,7 +60,8 @@ register(
             "schedule": "onecycle",
             "warmup": 0.2,
             "label_smoothing": 0.1,
-            "precision": "bfloat16" if native_bfloat16() else "float32",
+            # float32: "--precision bfloat16" trains in ~0.8x the CPU time on CPUs with AVX512-BF16, but
+            # the saved model would then compute in bf16 everywhere it is used (reports, serving, export).
         },
     )
 )
