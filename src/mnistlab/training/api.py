@@ -76,17 +76,6 @@ def _check_fits(model, input_shape: tuple[int, ...], num_classes: int, dataset: 
         raise MnistlabError(f"the model expects inputs {expected} but {dataset} images are {input_shape}")
 
 
-def _compile(model, config: TrainConfig, total_steps: int) -> None:
-    from mnistlab.training.optimization import make_loss, make_optimizer
-
-    model.compile(
-        optimizer=make_optimizer(config, total_steps),
-        loss=make_loss(config),
-        metrics=["accuracy"],
-        steps_per_execution=config.steps_per_execution,
-    )
-
-
 def _inference_copy(model):
     """The model without its optimizer and loss, so that model.keras loads anywhere with plain Keras.
 
@@ -106,10 +95,11 @@ def _fit_keras(model, data, config: TrainConfig, run_dir: Path, progress):
     from mnistlab.files import atomic_path
     from mnistlab.training.checkpoints import Checkpoints
     from mnistlab.training.loop import steps_per_epoch, train_epochs
+    from mnistlab.training.optimization import compile_model
     from mnistlab.training.scores import keras_probabilities
 
     steps = steps_per_epoch(len(data.train_labels), config.batch_size)
-    _compile(model, config, total_steps=config.epochs * steps)
+    compile_model(model, config, total_steps=config.epochs * steps)
     checkpoints = Checkpoints(run_dir / CHECKPOINTS_DIR, keep=config.keep_checkpoints)
     state = checkpoints.restore(model)
     if state.epoch:

@@ -1,7 +1,6 @@
 """The optimizer, its per-step learning-rate schedule and the loss, built from a TrainConfig.
 
-    optimizer = make_optimizer(config, total_steps=epochs * steps_per_epoch)
-    model.compile(optimizer=optimizer, loss=make_loss(config), metrics=["accuracy"])
+    compile_model(model, config, total_steps=epochs * steps_per_epoch)   # optimizer, schedule, loss
 
 The schedule is a function of the optimizer's step counter, which checkpoints save, so a resumed run picks
 up the learning rate exactly where it stopped.
@@ -111,6 +110,16 @@ def make_loss(config: TrainConfig) -> keras.losses.Loss:
     if config.label_smoothing:
         return SparseCrossentropyWithSmoothing(config.label_smoothing)
     return keras.losses.SparseCategoricalCrossentropy()
+
+
+def compile_model(model: keras.Model, config: TrainConfig, total_steps: int) -> None:
+    """Optimizer, loss and accuracy metric for `total_steps` optimizer steps (the schedule's length)."""
+    model.compile(
+        optimizer=make_optimizer(config, total_steps),
+        loss=make_loss(config),
+        metrics=["accuracy"],
+        steps_per_execution=config.steps_per_execution,
+    )
 
 
 def current_lr(optimizer: keras.optimizers.Optimizer) -> float:
