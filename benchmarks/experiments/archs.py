@@ -8,6 +8,7 @@ Every candidate is two conv stages and a dense head, varied by `stack(...)` keyw
         instead of conv -> BN -> ReLU -> max-pool
     input_pool: max-pool the 28x28 input to 14x14 before the first conv
     hidden: units of the dense layer before the softmax (0: none)
+    standardize: 1 to shift and scale the input pixels to mean 0, std 1 (a Rescaling layer)
 Shapes in comments are per image (H, W, C); MACs are forward multiply-adds per image.
 """
 
@@ -24,6 +25,7 @@ def stack(
     pool_first=False,
     input_pool=False,
     hidden=256,
+    standardize=0,
 ):
     import keras
 
@@ -43,6 +45,8 @@ def stack(
     return keras.Sequential(
         [
             keras.Input((28, 28, 1)),
+            # MNIST pixel mean 0.1307 and std 0.3081 (of [0, 1] values) -> mean 0, std 1
+            *([layers.Rescaling(1 / 0.3081, offset=-0.1307 / 0.3081)] if standardize else []),
             *([layers.MaxPooling2D(2)] if input_pool else []),
             *stage(filters1, kernel1, batch_norm == "all"),
             *stage(filters2, kernel2, batch_norm in ("all", "second"), strides2),
@@ -76,7 +80,7 @@ CANDIDATES = {
 
 
 def _parse(text: str) -> dict:
-    """"filters1=16,hidden=128,pool_first=1" -> stack() keyword arguments."""
+    """ "filters1=16,hidden=128,pool_first=1" -> stack() keyword arguments."""
     settings = {}
     for item in text.split(","):
         key, value = item.split("=")

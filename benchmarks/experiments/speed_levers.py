@@ -3,7 +3,7 @@
     python benchmarks/experiments/speed_levers.py --images 20000 --rounds 3 base b256 bf16 arch:s2b+b256
 
 A variant joins parts with "+": `arch:NAME` picks a candidate from archs.py (default: the registered
-fastcnn), the other parts are training settings from SETTINGS. Each variant compiles through the
+fastcnn), the other parts are training settings: a name from SETTINGS or setting=value. Each variant compiles
 training package's optimizer and loss (the `mnistlab train` path) and fits a fresh model on the first
 --images training images. Reported per variant: fit wall seconds and process CPU seconds (mean ± std
 over rounds), first-batch seconds (graph tracing) and ratios to the first variant. The machine is shared,
@@ -16,6 +16,7 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 from common import load_mnist
 
 SETTINGS = {
@@ -30,6 +31,7 @@ SETTINGS = {
     "progressbar": {"progress": True},
     "nometric": {},  # handled in fit_once: compile without the accuracy metric
     "first": {},  # handled in fit_once: time the first batch (graph tracing) with a callback
+    "uint8": {},  # handled in fit_once: feed uint8 pixels, divided by 255 in the model, per batch
     "lr3e-3": {"lr": 3e-3},
     "lr5e-3": {"lr": 5e-3},
     "lr2e-2": {"lr": 2e-2},
@@ -46,6 +48,7 @@ def fit_once(variant, images, labels, seed=0):
     import archs
     import keras
 
+    from mnistlab.bench import parse_recipe
     from mnistlab.models.registry import get_model, get_spec
     from mnistlab.training.config import resolve_config
     from mnistlab.training.optimization import make_loss, make_optimizer
@@ -54,13 +57,18 @@ def fit_once(variant, images, labels, seed=0):
     parts = variant.split("+")
     settings = {"progress": False, "seed": seed}
     for part in parts:
-        if not part.startswith("arch:"):
+        if "=" in part and not part.startswith("arch:"):  # any training setting, e.g. lr=0.02
+            settings.update(parse_recipe(f"fastcnn+{part}")[1])
+        elif not part.startswith("arch:"):
             settings.update(SETTINGS[part])
     config = resolve_config({"model": "fastcnn", **settings}, get_spec("fastcnn").defaults)
     keras.utils.set_random_seed(config.seed)
     arch = [part.removeprefix("arch:") for part in parts if part.startswith("arch:")]
     with precision_policy(config.precision):
-        model = archs.build(arch[0]) if arch else get_model("fastcnn")
+        model = archs.build(arch[0]) if arch else get_model("fastcnn", **config.architecture())
+    if "uint8" in parts:  # the lever "normalise once in memory", measured from the other side
+        images = np.round(images * 255).astype(np.uint8)
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255), model])
     steps = -(-len(images) // config.batch_size)
     model.compile(
         optimizer=make_optimizer(config, steps),
@@ -96,7 +104,12 @@ def main():
     parser.add_argument("--images", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="TF intra- and inter-op threads (0: default)")
+    parser.add_argument("--grappler", default="on", choices=["on", "off"], help="TF graph optimizer")
     args = parser.parse_args()
+    if args.grappler == "off":  # fewer seconds tracing the first step, maybe slower steps
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     if args.threads:
         from mnistlab.training.runtime import limit_threads
 
