@@ -26,6 +26,7 @@ from mnistlab.training.config import (
     config_from_dict,
     resolve_config,
 )
+from mnistlab.training.run import Run
 from mnistlab.training.rundir import (
     CHECKPOINTS_DIR,
     existing_run,
@@ -41,7 +42,7 @@ MODEL_KERAS = "model.keras"
 MODEL_SKOPS = "model.skops"
 
 
-def train(model: str = DEFAULT_MODEL, *, resume: str | Path | None = None, **settings: Any):
+def train(model: str = DEFAULT_MODEL, *, resume: str | Path | None = None, **settings: Any) -> Run:
     """Train `model` with `settings` (TrainConfig fields) -> Run; or continue the unfinished run `resume`."""
     if resume is not None:
         run_dir = existing_run(resume)
