@@ -252,6 +252,22 @@ def test_feature_maps_for_sequential_and_functional_models(tmp_path, keras_run):
     assert [name for name, _ in feature_maps(functional, image)] == ["conv_a", "conv_b"]
 
 
+def test_feature_maps_of_a_bfloat16_model_are_drawable():
+    import keras
+
+    from mnistlab.evaluation.feature_maps import feature_maps, feature_maps_figure
+
+    layer = keras.layers.Conv2D(4, 3, name="conv_bf16", dtype="mixed_bfloat16")
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), layer, keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    image = np.zeros((28, 28, 1), dtype=np.uint8)
+    image[8:20, 13:15] = 255
+    ((name, activations),) = feature_maps(model, image)
+    assert name == "conv_bf16" and activations.dtype == np.float32
+    assert feature_maps_figure(model, image) is not None
+
+
 def test_forest_has_no_feature_maps_and_a_finite_loss(forest_file, mnist_dir):
     result = evaluate(forest_file, split="test[:300]", data_dir=mnist_dir)
     assert result.classifier.kind == "sklearn"

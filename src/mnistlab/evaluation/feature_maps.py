@@ -39,7 +39,8 @@ def feature_maps(model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     if not isinstance(outputs, list | tuple):
         outputs = [outputs]
     return [
-        (layer.name, keras.ops.convert_to_numpy(output)[0])
+        # bfloat16 activations (a mixed-precision model) become float32, which matplotlib can draw
+        (layer.name, keras.ops.convert_to_numpy(output)[0].astype(np.float32))
         for layer, output in zip(layers, outputs, strict=True)
     ]
 
