@@ -20,12 +20,15 @@ from mnistlab.recognition.images import (
 from mnistlab.recognition.preprocess import (
     centre_by_mass,
     drop_specks,
+    edge_width,
     fit_box,
     ink_box,
     ink_bright,
     ink_is_dark,
+    is_evenly_lit,
     preprocess,
     remove_background,
+    shading,
     stroke_width,
     to_working_size,
 )
@@ -172,6 +175,37 @@ def test_polarity_dark_ink_on_paper_and_light_chalk_on_board():
     assert bright[coverage > 0.99].mean() > bright[coverage == 0].mean() + 0.7
 
 
+def test_polarity_of_a_bold_digit_filling_the_picture():
+    coverage = seven_strokes(200, 60)  # a marker-thick 7: ink is a third of the picture
+    vignette = 1 - 0.5 * ((np.mgrid[0:200, 0:200] / 200 - 0.5) ** 2).sum(axis=0)
+    assert ink_is_dark(on_paper(coverage) * vignette)
+    assert not ink_is_dark(on_paper(coverage, paper=0.1, ink=0.9))
+
+
+def test_shading_is_the_quadratic_light_field():
+    rows, columns = np.mgrid[0:120, 0:160] / 160
+    light = 0.9 - 0.3 * columns + 0.2 * rows**2
+    np.testing.assert_allclose(shading(light), light, atol=0.02)
+    with_ink = light * (1 - 0.8 * seven_strokes(160, 10)[:120])
+    assert np.abs(shading(with_ink) - light).mean() < 0.05  # thin ink barely bends the fit
+
+
+def test_even_light_is_told_from_uneven_light():
+    coverage = seven_strokes()
+    rng = np.random.default_rng(2)
+    assert is_evenly_lit(1 - on_paper(coverage) + rng.normal(scale=0.02, size=(200, 200)))
+    gradient = np.linspace(0.5, 1.0, 200)[None, :]
+    assert not is_evenly_lit(1 - on_paper(coverage) * gradient)
+
+
+def test_edge_width_tells_pen_strokes_from_stains():
+    sharp = ndimage.gaussian_filter(seven_strokes(), 1.0)
+    stain = ndimage.gaussian_filter(seven_strokes(200, 40), 12)
+    stain /= stain.max()
+    assert edge_width(sharp, 0.5, 1.0) < 6
+    assert edge_width(stain, 0.5, 1.0) > 20
+
+
 def test_stroke_width_of_a_band():
     band = np.zeros((100, 100), dtype=bool)
     band[:, 40:52] = True
@@ -204,6 +238,16 @@ def test_no_ink_means_no_digit_rather_than_a_guess(kind):
     with pytest.raises(NoDigitError, match="no digit found in empty.jpg"):
         preprocess(encode(paper, "JPEG"), name="empty.jpg")
     assert issubclass(NoDigitError, MnistlabError)
+
+
+def test_stained_shadowed_blank_paper_has_no_digit():
+    rng = np.random.default_rng(3)
+    rows, columns = np.mgrid[0:300, 0:400] / 300
+    stains = ndimage.gaussian_filter(rng.normal(size=(300, 400)), 12)
+    paper = 0.85 + stains * 0.05 / stains.std()
+    shadow = 1 - 0.35 * ndimage.gaussian_filter((columns > 0.7).astype(float), 12)
+    with pytest.raises(NoDigitError):
+        preprocess(encode(paper * shadow * (1 - 0.3 * rows), "JPEG"), name="blank.jpg")
 
 
 def test_specks_are_dropped_and_digit_parts_kept():

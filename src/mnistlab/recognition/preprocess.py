@@ -25,8 +25,14 @@ from mnistlab.recognition.images import NoDigitError, describe, read_image
 WORK_SIDE = (160, 640)  # the longer side is brought into this range (px) so filter sizes mean the same
 DIGIT_BOX = 20  # MNIST fits each digit's longer side to 20 px ...
 FIELD = 28  # ... and centres it by mass in a 28 x 28 field
-MIN_CONTRAST = 0.1  # ink must differ from its background by 10% of the grey range
+MIN_CONTRAST = 0.04  # ink must differ from its background by 4% of the grey range ...
+MIN_SIGNAL_TO_NOISE = 4.0  # ... and by 4 standard deviations of what remains of the background
+MAX_EDGE, EDGE_SCALE = 14.0, 400  # ink outlines rise within 14 px per 400 px of picture (stains: 15-60)
+INK_CUT = 0.3  # ink below 30% of the way from background to typical ink level becomes background
+EVEN_EDGE = 0.1  # a picture edge whose 10-90% spread is under this fraction of the grey range is even
+EVEN_LIGHT = 0.25  # paper whose 5-95% spread is under this fraction of the ink contrast is evenly lit
 MIN_SPECK_FRACTION = 0.08  # ink blobs smaller than this fraction of the largest blob are specks
+MIN_PEAK = 0.5  # ... and so are blobs that never reach half the typical ink level
 
 
 def preprocess(source, name: str | None = None) -> np.ndarray:
@@ -55,16 +61,46 @@ def to_working_size(grey: np.ndarray) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
+def coarse(picture: np.ndarray, side: int = 160) -> np.ndarray:
+    """Every k-th pixel, so the longer side is about `side`: enough for statistics of the whole picture."""
+    step = max(1, max(picture.shape) // side)
+    return picture[::step, ::step]
+
+
+def shading(grey: np.ndarray) -> np.ndarray:
+    """The broad light across the picture: a least-squares quadratic surface, (H, W) like grey.
+
+    A gradient, a vignette and most of a soft shadow are smooth. The ink would bend the surface, so
+    it is fitted twice, the second time without the pixels the first fit explained worst.
+    """
+    height, width = grey.shape
+    rows = np.linspace(-0.5, 0.5, height)[:, None]
+    columns = np.linspace(-0.5, 0.5, width)[None, :]
+    terms = [np.ones_like(rows * columns), rows, columns, rows**2, columns**2, rows * columns]
+    design = np.stack([coarse(np.broadcast_to(term, grey.shape)).ravel() for term in terms], axis=1)
+    values = coarse(grey).ravel()
+    used = np.ones(len(values), dtype=bool)
+    for _ in range(2):  # fit, then refit without the 30% of pixels furthest off: most of the ink
+        coefficients = np.linalg.solve(design[used].T @ design[used], design[used].T @ values[used])
+        misfit = np.abs(design @ coefficients - values)
+        used = misfit <= np.percentile(misfit, 70)
+    return sum(c * term for c, term in zip(coefficients, terms, strict=True))
+
+
 def ink_is_dark(grey: np.ndarray) -> bool:
     """True for dark ink on light paper, False for light strokes on a dark background.
 
-    Paper fills most of a picture and ink is the minority, so after removing the broad shading (a wide
-    box blur, a quarter of the picture across) the ink forms the longer tail of the residual: far below
-    zero for dark ink, far above it for light ink.
+    Where the picture's edge is one even tone (a canvas, MNIST itself) that tone is the paper and the
+    ink is the other end of the grey range. Otherwise the broad shading is subtracted; the paper is then
+    the bulk of the pixels near zero and the ink the longer tail: far below zero for dark ink, far above
+    it for light ink.
     """
-    residual = grey - ndimage.uniform_filter(grey, size=max(grey.shape) // 4 + 1)
-    darkest, brightest = np.percentile(residual, [1, 99])
-    return -darkest > brightest
+    darkest, brightest = np.percentile(coarse(grey), [1, 99])
+    edge_low, edge_middle, edge_high = np.percentile(picture_edge(grey), [10, 50, 90])
+    if edge_high - edge_low < EVEN_EDGE * (brightest - darkest):
+        return bool(edge_middle > (darkest + brightest) / 2)
+    darkest, brightest = np.percentile(coarse(grey - shading(grey)), [1, 99])
+    return bool(-darkest > brightest)
 
 
 def ink_bright(grey: np.ndarray) -> np.ndarray:
@@ -99,39 +135,101 @@ def top_hat(picture: np.ndarray, width: int) -> np.ndarray:
     return np.clip(picture - background, 0, None)
 
 
-def remove_background(ink: np.ndarray, label: str = "image") -> np.ndarray:
-    """Bright-ink picture -> strokes in [0, 1] on exactly 0, with shading, texture and noise removed.
+def picture_edge(grey: np.ndarray, width: int = 2) -> np.ndarray:
+    """The pixels of the outermost `width` rows and columns, flattened."""
+    return np.concatenate(
+        [grey[:width].ravel(), grey[-width:].ravel(), grey[:, :width].ravel(), grey[:, -width:].ravel()]
+    )
 
-    The background is a grey opening (a running minimum then maximum) wider than the strokes: it erases
-    the strokes but follows light gradients, vignetting and shadows, so subtracting it flattens them.
+
+def is_evenly_lit(smooth: np.ndarray) -> bool:
+    """True when the background is one level: an even picture edge (a canvas, MNIST itself), or paper
+    whose 5-95% spread is small next to the ink contrast (a scan, a well-lit photo)."""
+    darkest, brightest = np.percentile(coarse(smooth), [1, 99])
+    edge_low, edge_high = np.percentile(picture_edge(smooth), [10, 90])
+    if edge_high - edge_low < EVEN_EDGE * (brightest - darkest):
+        return True
+    sample = coarse(smooth)
+    split = otsu_threshold(sample)
+    paper, ink = sample[sample <= split], sample[sample > split]
+    if not (paper.size and ink.size):
+        return True
+    paper_spread = float(np.subtract(*np.percentile(paper, [95, 5])))
+    return paper_spread < EVEN_LIGHT * float(np.median(ink) - np.median(paper))
+
+
+def flatten_background(smooth: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Bright-ink picture -> (ink above a background of ~0, whether the picture was evenly lit).
+
+    Evenly lit, the background is one level (its median): subtracting it keeps even thick strokes solid.
+    Otherwise the background is a grey opening (a running minimum then maximum) wider than the strokes:
+    it erases them but follows light gradients, vignetting and shadows, so subtracting it flattens them.
     """
-    smooth = ndimage.gaussian_filter(ink, sigma=max(ink.shape) / 400 + 0.5)  # sensor noise, JPEG blocks
+    if is_evenly_lit(smooth):
+        paper = smooth[smooth <= otsu_threshold(smooth)]
+        background = float(np.median(paper if paper.size else smooth))
+        return np.clip(smooth - background, 0, None), True
     # Start narrow, so vignetting and shadows count as background; widen once if strokes are thicker.
-    width = max(ink.shape) // 8 | 1
+    width = max(smooth.shape) // 8 | 1
     strokes = top_hat(smooth, width)
     needed = 3 * stroke_width(strokes > otsu_threshold(strokes))
     if needed > width:
-        width = int(min(needed, max(ink.shape) / 2)) | 1
-        strokes = top_hat(smooth, width)
+        strokes = top_hat(smooth, int(min(needed, max(smooth.shape) / 2)) | 1)
+    return strokes, False
 
-    if strokes.max() < MIN_CONTRAST:
-        raise NoDigitError(f"no digit found in {label}: no ink stands out from the background")
-    threshold = otsu_threshold(strokes)
-    above = strokes[strokes > threshold]
-    ink_level = float(np.median(above)) if above.size else 0.0
-    noise = float(np.std(strokes[strokes <= threshold]))
-    if ink_level - threshold < MIN_CONTRAST / 2 or ink_level < MIN_CONTRAST or ink_level < 6 * noise:
-        raise NoDigitError(f"no digit found in {label}: no ink stands out from the background")
-    return np.clip((strokes - threshold) / (ink_level - threshold), 0, 1).astype(np.float32)
+
+def edge_width(strokes: np.ndarray, level: float, contrast: float) -> float:
+    """How many px the ink takes to rise by `contrast` where it crosses `level` (contrast / slope).
+
+    Pen strokes have sharp outlines even when defocused; stains and shading rise over tens of pixels.
+    """
+    mask = strokes > level
+    outline = mask ^ ndimage.binary_erosion(mask)
+    if not outline.any():
+        return float("inf")
+    slope = np.hypot(ndimage.sobel(strokes, axis=0), ndimage.sobel(strokes, axis=1)) / 8  # per px
+    return contrast / max(float(slope[outline].mean()), 1e-9)
+
+
+def remove_background(ink: np.ndarray, label: str = "image") -> np.ndarray:
+    """Bright-ink picture -> strokes in [0, 1] on exactly 0, with shading, texture and noise removed.
+
+    After flattening, the bulk of the pixels is background: its median and spread (median absolute
+    deviation) give the noise. Among the pixels clear of that noise, Otsu's threshold finds the ink and
+    its typical level, which becomes 1; pixels less than INK_CUT of the way up from the background
+    become 0. There is no digit unless the ink stands out by MIN_CONTRAST and MIN_SIGNAL_TO_NOISE
+    noise deviations and, on unevenly lit pictures (where stains and shadows remain), has sharp edges.
+    """
+    smooth = ndimage.gaussian_filter(ink, sigma=max(ink.shape) / 400 + 0.5)  # sensor noise, JPEG blocks
+    strokes, evenly_lit = flatten_background(smooth)
+    background = float(np.median(strokes))
+    noise = 1.4826 * float(np.median(np.abs(strokes - background)))  # = std for Gaussian noise
+    candidates = strokes[strokes > background + 3 * noise]
+    split = otsu_threshold(candidates) if candidates.size else background
+    above = candidates[candidates > split]
+    contrast = (float(np.median(above)) if above.size else background) - background
+    threshold = background + INK_CUT * contrast
+    no_digit = NoDigitError(f"no digit found in {label}: no ink stands out from the background")
+    if contrast < MIN_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
+        raise no_digit
+    halfway = background + contrast / 2
+    if not evenly_lit and edge_width(strokes, halfway, contrast) * EDGE_SCALE / max(ink.shape) > MAX_EDGE:
+        raise no_digit
+    return np.clip((strokes - threshold) / (1 - INK_CUT) / contrast, 0, 1).astype(np.float32)
 
 
 def drop_specks(strokes: np.ndarray) -> np.ndarray:
-    """Erase ink blobs much smaller than the largest one (dust, noise, paper grain)."""
+    """Erase ink blobs much smaller than the largest one, or fainter than ink (dust, grain, noise)."""
     blobs, count = ndimage.label(strokes > 0, structure=np.ones((3, 3)))
     if count <= 1:
         return strokes
     areas = np.bincount(blobs.ravel())[1:]
-    keep = np.flatnonzero(areas >= MIN_SPECK_FRACTION * areas.max()) + 1
+    peaks = ndimage.maximum(strokes, blobs, index=np.arange(1, count + 1))
+    big_enough = areas >= MIN_SPECK_FRACTION * areas.max()
+    dark_enough = peaks >= MIN_PEAK  # real strokes reach the ink level somewhere; grain barely clears 0
+    keep = np.flatnonzero(big_enough & dark_enough) + 1
+    if keep.size == 0:  # only faint blobs: keep the largest rather than nothing
+        keep = np.array([int(np.argmax(areas)) + 1])
     return np.where(np.isin(blobs, keep), strokes, 0).astype(np.float32)
 
 
