@@ -255,8 +255,11 @@ def test_specks_are_dropped_and_digit_parts_kept():
     strokes[20:80, 45:52] = 1  # the stem of a 4 ...
     strokes[20:50, 20:26] = 1  # ... its separate left stroke (about half the stem's area)
     strokes[90:92, 5:7] = 1  # dust
+    strokes[0:30, 0:8] = 1  # leftover shading in a corner, touching the picture's edge
+    strokes[60:75, 70:80] = 0.3  # a faint stain that never reaches half the ink level
     cleaned = drop_specks(strokes)
     assert cleaned[90:92, 5:7].sum() == 0
+    assert cleaned[0:30, 0:8].sum() == 0 and cleaned[60:75, 70:80].sum() == 0
     assert cleaned[20:50, 20:26].min() == 1 and cleaned[20:80, 45:52].min() == 1
     assert ink_box(cleaned) == (20, 80, 20, 52)
 

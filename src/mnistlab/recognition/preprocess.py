@@ -219,18 +219,22 @@ def remove_background(ink: np.ndarray, label: str = "image") -> np.ndarray:
 
 
 def drop_specks(strokes: np.ndarray) -> np.ndarray:
-    """Erase ink blobs much smaller than the largest one, or fainter than ink (dust, grain, noise)."""
+    """Keep the largest ink blob and the blobs that belong with it; erase dust, grain and edge shading.
+
+    A blob is kept if it is at least MIN_SPECK_FRACTION of the largest, reaches MIN_PEAK of the ink
+    level somewhere (grain barely clears zero) and does not touch the picture's edge (where leftover
+    vignetting and shadows collect; a digit is rarely cut by the frame).
+    """
     blobs, count = ndimage.label(strokes > 0, structure=np.ones((3, 3)))
     if count <= 1:
         return strokes
-    areas = np.bincount(blobs.ravel())[1:]
-    peaks = ndimage.maximum(strokes, blobs, index=np.arange(1, count + 1))
-    big_enough = areas >= MIN_SPECK_FRACTION * areas.max()
-    dark_enough = peaks >= MIN_PEAK  # real strokes reach the ink level somewhere; grain barely clears 0
-    keep = np.flatnonzero(big_enough & dark_enough) + 1
-    if keep.size == 0:  # only faint blobs: keep the largest rather than nothing
-        keep = np.array([int(np.argmax(areas)) + 1])
-    return np.where(np.isin(blobs, keep), strokes, 0).astype(np.float32)
+    labels = np.arange(1, count + 1)
+    areas = np.bincount(blobs.ravel(), minlength=count + 1)[1:]
+    peaks = ndimage.maximum(strokes, blobs, index=labels)
+    at_edge = np.isin(labels, picture_edge(blobs, width=1))
+    keep = (areas >= MIN_SPECK_FRACTION * areas.max()) & (peaks >= MIN_PEAK) & ~at_edge
+    keep[np.argmax(areas)] = True
+    return np.where(np.isin(blobs, labels[keep]), strokes, 0).astype(np.float32)
 
 
 def ink_box(strokes: np.ndarray) -> tuple[int, int, int, int]:

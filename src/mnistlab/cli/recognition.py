@@ -1,0 +1,81 @@
+"""`mnistlab predict`, `mnistlab export`, `mnistlab serve`: recognize real pictures, export, serve.
+
+    mnistlab predict runs/2026-11-23-fastcnn photo.jpg scan.png --top-k 3
+    mnistlab predict model.onnx *.png --json --show seen/      # one JSON list; pictures of what it saw
+    mnistlab export runs/2026-11-23-fastcnn --format onnx --out digits.onnx
+    mnistlab serve runs/2026-11-23-fastcnn --port 8000         # drawing page at http://127.0.0.1:8000/
+
+predict answers every readable file; a file that is not an image or holds no digit gets one
+"error: FILE: ..." line on stderr, and the exit status is then 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+MODEL_HELP = "A run directory, or a .keras / .skops / .onnx model file."
+
+
+def predict_command(
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
+    files: Annotated[list[Path], typer.Argument(help="Pictures: PNG, JPEG, BMP, GIF, WebP, TIFF.")],
+    top_k: Annotated[int, typer.Option(help="How many of the most probable digits to list.")] = 3,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON list of {file, label, probability, top_k}.")
+    ] = False,
+    show: Annotated[
+        Path | None, typer.Option(help="Folder for one PNG per input: the picture beside what the model saw.")
+    ] = None,
+) -> None:
+    """Recognize the digit in each picture (photos, scans, drawings), prepared like MNIST."""
+    from mnistlab.recognition.predict import predict
+
+    results = predict(model, files, top_k=top_k, show_dir=show, on_error="collect")
+    answered = [result for result in results if "error" not in result]
+    if json_output:
+        typer.echo(json.dumps(answered, indent=2))
+    else:
+        for result in answered:
+            ranking = ", ".join(f"{c['label']} {100 * c['probability']:.1f}%" for c in result["top_k"])
+            typer.echo(f"{result['file']}: {result['label']}  ({ranking})")
+    failed = [result for result in results if "error" in result]
+    for result in failed:
+        print(f"error: {result['error']}", file=sys.stderr)
+    if failed:
+        raise typer.Exit(code=2)
+
+
+def export_command(
+    model: Annotated[str, typer.Argument(help="A run directory or a .keras model file.")],
+    format: Annotated[str, typer.Option(help="onnx | saved_model.")] = "onnx",
+    out: Annotated[Path | None, typer.Option(help="Where to write [default: beside the model].")] = None,
+) -> None:
+    """Export a Keras model as ONNX (checked against Keras) or as a TensorFlow SavedModel."""
+    from mnistlab.recognition.export import export
+
+    typer.echo(f"wrote {export(model, format=format, out=out)}")
+
+
+def serve_command(
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MB.")] = 5.0,
+) -> None:
+    """Serve the drawing page (GET /) and the REST API (POST /predict, /predict/batch; docs at /docs)."""
+    from mnistlab.recognition.server import serve
+
+    serve(model, host=host, port=port, max_upload_mb=max_upload_mb)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict")(predict_command)
+    app.command("export")(export_command)
+    app.command("serve")(serve_command)

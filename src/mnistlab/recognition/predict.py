@@ -1,0 +1,123 @@
+"""Recognize digits in real pictures with a trained model.
+
+    import mnistlab
+    results = mnistlab.predict("runs/2026-11-23-fastcnn", ["seven.jpg", "scan.png"], top_k=3)
+    results[0]   # {"file": "seven.jpg", "label": 7, "probability": 0.98,
+                 #  "top_k": [{"label": 7, "probability": 0.98}, {"label": 1, ...}, ...]}
+
+MODEL is a run directory, a .keras / .skops / .onnx file, or an already loaded Classifier. Inputs are
+file paths, encoded image bytes or pixel arrays; each is prepared like MNIST (see preprocess.py) and all
+are classified in one batch. `show_dir` writes, per input, a PNG of the picture beside the 28 x 28 image
+the model saw. A picture that cannot be read or holds no digit raises ImageError naming it, or with
+on_error="collect" becomes {"file": ..., "error": "..."} so the other inputs still get their answer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from mnistlab.errors import MnistlabError
+from mnistlab.files import atomic_path
+from mnistlab.recognition.images import ImageError, read_image
+from mnistlab.recognition.preprocess import preprocess
+
+SHOW_HEIGHT = 280  # px: each --show picture is this tall, the 28 x 28 digit enlarged 10x beside it
+
+
+def as_input_list(inputs) -> list:
+    """One input or a sequence of inputs -> a list. A (N, H, W[, 1]) array is a stack of N pictures."""
+    if isinstance(inputs, (str, os.PathLike, bytes, bytearray)):
+        return [inputs]
+    if isinstance(inputs, np.ndarray):
+        one_picture = inputs.ndim == 2 or (inputs.ndim == 3 and inputs.shape[2] in (1, 3, 4))
+        return [inputs] if one_picture else list(inputs)
+    return list(inputs)
+
+
+def input_name(source, index: int) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return f"input {index}"
+
+
+def load_model(model):
+    """A Classifier, or a run directory / model file to load one from."""
+    from mnistlab.models.loading import Classifier, load_classifier
+
+    return model if isinstance(model, Classifier) else load_classifier(model)
+
+
+def ranked(probabilities: np.ndarray, top_k: int) -> list[dict]:
+    """Probabilities (C,) -> the top_k classes, most probable first, as {label, probability}."""
+    order = np.argsort(-probabilities, kind="stable")[:top_k]
+    return [{"label": int(label), "probability": float(probabilities[label])} for label in order]
+
+
+def predict(model, inputs, top_k: int = 3, *, show_dir=None, on_error: str = "raise") -> list[dict]:
+    """Classify each picture; one result dict per input, in input order (see the module docstring)."""
+    if on_error not in ("raise", "collect"):
+        raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
+    if top_k < 1:
+        raise MnistlabError(f"--top-k must be at least 1, not {top_k}")
+    sources = as_input_list(inputs)
+    classifier = load_model(model)
+
+    results: list[dict] = []
+    digits, prepared = [], []  # (28, 28) uint8 pictures and their positions in `results`
+    for index, source in enumerate(sources):
+        name = input_name(source, index)
+        try:
+            digits.append(preprocess(source, name=name))
+        except ImageError as error:
+            if on_error == "raise":
+                raise
+            results.append({"file": name, "error": str(error)})
+            continue
+        prepared.append(len(results))
+        results.append({"file": name})
+
+    if digits:
+        probabilities = classifier.predict_proba(np.stack(digits)[..., None])
+        for position, row in zip(prepared, probabilities, strict=True):
+            best = ranked(row, top_k)
+            results[position].update(label=best[0]["label"], probability=best[0]["probability"], top_k=best)
+
+    if show_dir is not None:
+        show_all(Path(show_dir), sources, results, dict(zip(prepared, digits, strict=True)))
+    return results
+
+
+def show_all(folder: Path, sources: list, results: list[dict], digits: dict[int, np.ndarray]) -> None:
+    """Write one PNG per readable input into folder: the picture, the model's view, the answer."""
+    used: set[str] = set()
+    for index, (source, result) in enumerate(zip(sources, results, strict=True)):
+        if "error" in result and "no digit found" not in result["error"]:
+            continue  # nothing to show for a file that is not an image
+        stem = Path(result["file"]).stem if isinstance(source, (str, os.PathLike)) else f"input-{index}"
+        name = f"{stem}.png" if f"{stem}.png" not in used else f"{stem}-{index}.png"
+        used.add(name)
+        seen = digits.get(index, np.zeros((28, 28), dtype=np.uint8))
+        caption = (
+            f"{result['label']} ({100 * result['probability']:.1f}%)" if "label" in result else "no digit"
+        )
+        with atomic_path(folder / name) as tmp:
+            side_by_side(read_image(source), seen, caption).save(tmp, format="PNG")
+
+
+def side_by_side(grey: np.ndarray, digit: np.ndarray, caption: str) -> Image.Image:
+    """Grey picture (H, W) in [0, 1] | the (28, 28) uint8 digit enlarged 10x, with a caption below."""
+    picture = Image.fromarray(np.round(grey * 255).astype(np.uint8))
+    width = max(1, round(picture.width * SHOW_HEIGHT / picture.height))
+    picture = picture.resize((width, SHOW_HEIGHT), Image.Resampling.BILINEAR)
+    seen = Image.fromarray(digit).resize((SHOW_HEIGHT, SHOW_HEIGHT), Image.Resampling.NEAREST)
+    gap, caption_height = 10, 30
+    sheet = Image.new("L", (width + gap + SHOW_HEIGHT, SHOW_HEIGHT + caption_height), 255)
+    sheet.paste(picture, (0, 0))
+    sheet.paste(seen, (width + gap, 0))
+    draw = ImageDraw.Draw(sheet)
+    draw.text((4, SHOW_HEIGHT + 6), f"input | what the model saw: {caption}", fill=0)
+    return sheet
