@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -64,12 +65,26 @@ def _train_small_cnn(data_dir: Path, target: Path, steps: int = 400, batch_size:
     return target
 
 
+def load_benchmark_module(name: str):
+    """A module from benchmarks/ (photo_digits, bench_recognition), which is not a package."""
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 @functools.cache
 def trained_model(data_dir: Path, workdir: Path) -> Path:
+    # data_dir is part of the cache key only: mnistlab.train reads $MNISTLAB_DATA_DIR like every user.
     """A run directory (or .keras file) holding a real model trained on real MNIST, made once."""
     if importlib.util.find_spec("mnistlab.training.api") is not None:
         import mnistlab
 
-        run = mnistlab.train("fastcnn", epochs=1, seed=TRAIN_SEED, run_dir=workdir / "fastcnn-run")
+        run = mnistlab.train(
+            "fastcnn", epochs=1, seed=TRAIN_SEED, out=str(workdir / "fastcnn-run"), progress=False
+        )
         return Path(run.dir)
     return _train_small_cnn(data_dir, workdir / "small_cnn.keras")

@@ -1,0 +1,147 @@
+"""mnistlab.predict and `mnistlab predict` on real pictures, with a real model trained on real MNIST."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from recognition_support import load_benchmark_module, mnist_split, trained_model
+
+import mnistlab
+from mnistlab.recognition.images import NoDigitError, UnreadableImageError
+
+
+@pytest.fixture(scope="session")
+def model_path(mnist_dir, tmp_path_factory):
+    return trained_model(mnist_dir, tmp_path_factory.getbasetemp() / "recognition-model")
+
+
+@pytest.fixture(scope="session")
+def photos(mnist_dir):
+    """40 MNIST test digits photographed (seeded), as (bytes, extension, label, style)."""
+    images, labels = mnist_split(mnist_dir, "t10k")
+    return load_benchmark_module("photo_digits").photo_set(images[-40:], labels[-40:], 40, seed=11)
+
+
+@pytest.fixture
+def photo_files(photos, tmp_path):
+    paths = []
+    for index, (data, extension, label, _style) in enumerate(photos[:6]):
+        path = tmp_path / f"digit{index}_{label}{extension}"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_predict_returns_label_probability_and_ranked_top_k(model_path, photo_files, photos):
+    results = mnistlab.predict(model_path, photo_files, top_k=3)
+    assert [r["file"] for r in results] == [str(p) for p in photo_files]
+    for result in results:
+        assert set(result) == {"file", "label", "probability", "top_k"}
+        assert len(result["top_k"]) == 3
+        chances = [entry["probability"] for entry in result["top_k"]]
+        assert chances == sorted(chances, reverse=True) and sum(chances) <= 1 + 1e-5
+        assert result["top_k"][0] == {"label": result["label"], "probability": result["probability"]}
+    right = sum(r["label"] == label for r, (_d, _e, label, _s) in zip(results, photos, strict=False))
+    assert right >= 5  # of 6 photos
+
+
+def test_predict_takes_arrays_and_keeps_mnist_accuracy(model_path, mnist_dir):
+    images, labels = mnist_split(mnist_dir, "t10k")
+    results = mnistlab.predict(model_path, images[:300], top_k=1)  # a stack of (28, 28) arrays
+    predicted = np.array([r["label"] for r in results])
+    assert (predicted == labels[:300]).mean() >= 0.97  # MNIST passes through the recipe unharmed
+    one = mnistlab.predict(model_path, images[0])  # a single picture is one input
+    assert len(one) == 1 and one[0]["file"] == "input 0"
+
+
+def test_bad_input_raises_or_is_collected(model_path, photo_files, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 80), 230).save(blank)
+    with pytest.raises(NoDigitError, match="blank.png"):
+        mnistlab.predict(model_path, [photo_files[0], blank])
+    with pytest.raises(UnreadableImageError, match="not an image"):
+        mnistlab.predict(model_path, [b"plain text"])
+    results = mnistlab.predict(model_path, [photo_files[0], blank, photo_files[1]], on_error="collect")
+    assert "label" in results[0] and "label" in results[2]
+    assert results[1] == {
+        "file": str(blank),
+        "error": f"no digit found in {blank}: no ink stands out from the background",
+    }
+
+
+def test_show_writes_the_picture_beside_what_the_model_saw(model_path, photo_files, tmp_path):
+    shown = tmp_path / "shown"
+    mnistlab.predict(model_path, photo_files[:2], show_dir=shown)
+    written = sorted(p.name for p in shown.iterdir())
+    assert written == sorted(f"{p.stem}.png" for p in photo_files[:2])
+    with Image.open(shown / written[0]) as sheet:
+        pixels = np.asarray(sheet)
+    assert sheet.height == 310 and sheet.width > 280 + 10
+    assert pixels[:280, -280:].max() == 255  # the enlarged 28x28 digit: white ink ...
+    assert np.median(pixels[:280, -280:]) == 0  # ... on black
+
+
+def test_photos_and_other_writers_beat_a_plain_resize(model_path, photos, mnist_dir):
+    """Small, fast version of benchmarks/bench_recognition.py, with thresholds below its figures."""
+    bench = load_benchmark_module("bench_recognition")
+    classifier = mnistlab.load_classifier(model_path)
+    images, labels = mnist_split(mnist_dir, "t10k")
+    more_photos = load_benchmark_module("photo_digits").photo_set(images, labels, 160, seed=12)
+    scans = load_benchmark_module("photo_digits").scan_set(150, seed=12)
+    photo_accuracy, _ = bench.accuracy_by_style(classifier, photos + more_photos, mnistlab.preprocess)
+    scan_accuracy, _ = bench.accuracy_by_style(classifier, scans, mnistlab.preprocess)
+    plain_photo_accuracy, _ = bench.accuracy_by_style(classifier, photos + more_photos, bench.plain_resize)
+    plain_scan_accuracy, _ = bench.accuracy_by_style(classifier, scans, bench.plain_resize)
+    assert photo_accuracy >= 0.95, photo_accuracy  # full benchmark: ~0.98
+    assert scan_accuracy >= 0.88, scan_accuracy  # full benchmark: ~0.94
+    assert plain_photo_accuracy <= 0.5 and plain_scan_accuracy <= 0.5
+
+
+def test_cli_prints_one_line_per_file_and_fails_on_a_bad_one(model_path, photo_files, tmp_path):
+    good = run_cli("predict", str(model_path), *map(str, photo_files[:2]), "--top-k", "2")
+    assert good.returncode == 0, good.stderr
+    lines = good.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{photo_files[0]}: ")
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    mixed = run_cli(
+        "predict", str(model_path), str(photo_files[0]), str(broken), str(photo_files[1]), "--json"
+    )
+    assert mixed.returncode == 2
+    answers = json.loads(mixed.stdout)  # ONE JSON list, for the files that could be read
+    assert [a["file"] for a in answers] == [str(photo_files[0]), str(photo_files[1])]
+    assert all(set(a) == {"file", "label", "probability", "top_k"} and len(a["top_k"]) == 3 for a in answers)
+    ours = [line for line in mixed.stderr.splitlines() if line.startswith("error:")]  # not TF's log
+    assert len(ours) == 1 and ours[0].startswith(f"error: {broken}: corrupt or truncated image")
+    assert "Traceback" not in mixed.stderr
+
+
+def test_cli_refuses_a_missing_model_in_one_line(photo_files, tmp_path):
+    result = run_cli("predict", str(tmp_path / "nope.keras"), str(photo_files[0]))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'nope.keras'} does not exist; pass a run directory or a model file"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_transparent_canvas_png_is_read_like_a_drawing(model_path, mnist_dir):
+    images, labels = mnist_split(mnist_dir, "t10k")
+    rgba = np.zeros((280, 280, 4), dtype=np.uint8)
+    rgba[..., 3] = np.asarray(Image.fromarray(images[0]).resize((280, 280), Image.Resampling.BICUBIC))
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    assert mnistlab.predict(model_path, [buffer.getvalue()])[0]["label"] == labels[0]
