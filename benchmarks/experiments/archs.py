@@ -2,7 +2,7 @@
 
 Every candidate is two conv stages and a dense head, varied by `stack(...)` keyword arguments:
     filters1/kernel1, filters2/kernel2: conv channels and kernel sizes ("valid" padding)
-    strides2: stride of the second conv; 2 replaces its max-pool
+    strides1, strides2: stride of each conv; 2 replaces the conv's max-pool
     batch_norm: "all", "none", "second" (only the second conv) or "dense" (only the hidden dense layer)
     pool_first: conv -> max-pool -> BN -> ReLU (BN and ReLU on 4x fewer values)
         instead of conv -> BN -> ReLU -> max-pool
@@ -18,6 +18,7 @@ from __future__ import annotations
 def stack(
     filters1=24,
     kernel1=5,
+    strides1=1,
     filters2=32,
     kernel2=3,
     strides2=1,
@@ -48,7 +49,7 @@ def stack(
             # MNIST pixel mean 0.1307 and std 0.3081 (of [0, 1] values) -> mean 0, std 1
             *([layers.Rescaling(1 / 0.3081, offset=-0.1307 / 0.3081)] if standardize else []),
             *([layers.MaxPooling2D(2)] if input_pool else []),
-            *stage(filters1, kernel1, batch_norm == "all"),
+            *stage(filters1, kernel1, batch_norm == "all", strides1),
             *stage(filters2, kernel2, batch_norm in ("all", "second"), strides2),
             layers.Flatten(),
             *head,
