@@ -7,10 +7,15 @@ Either way it is trained once per session and cached by its folder.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import importlib.util
+import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +93,26 @@ def trained_model(data_dir: Path, workdir: Path) -> Path:
         )
         return Path(run.dir)
     return _train_small_cnn(data_dir, workdir / "small_cnn.keras")
+
+
+@contextlib.contextmanager
+def running_server(app) -> Iterator[str]:
+    """Serve `app` with a real uvicorn server on a free 127.0.0.1 port; yield its base URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,0 +1,56 @@
+"""Pick the fastest way to run a model for serving: onnxruntime when the model converts, else Keras.
+
+    classifier, engine = serving_classifier("runs/2026-11-23-fastcnn")   # engine: "onnxruntime"
+    classifier.predict_proba(digits)                                    # same probabilities, less time
+
+A Keras model is converted to ONNX in memory (checked against Keras, see onnx_conversion.py) and run by
+onnxruntime, which answers one picture several times faster than a Keras call (see the serving section
+of benchmarks/RESULTS.md). A model the converter refuses is served by Keras itself.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mnistlab.models.loading import Classifier, load_classifier
+from mnistlab.recognition.onnx_conversion import ExportError, keras_to_onnx
+
+ENGINES = ("auto", "onnxruntime", "keras")
+log = logging.getLogger("mnistlab.serve")
+
+
+def onnx_session(onnx_bytes: bytes, threads: int = 0):
+    """An onnxruntime CPU session; threads=0 lets onnxruntime use every core for each call."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def as_onnx(classifier: Classifier, threads: int = 0) -> Classifier:
+    """A Keras Classifier -> the same model converted and running in onnxruntime (ExportError if not)."""
+    session = onnx_session(keras_to_onnx(classifier.model), threads)
+    return Classifier(
+        kind="onnx", model=session, path=classifier.path, run_dir=classifier.run_dir, config=classifier.config
+    )
+
+
+def serving_classifier(model, engine: str = "auto", threads: int = 0) -> tuple[Classifier, str]:
+    """A run directory, model file or Classifier -> (classifier to serve with, engine name)."""
+    if engine not in ENGINES:
+        raise ExportError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
+    classifier = model if isinstance(model, Classifier) else load_classifier(model)
+    if classifier.kind == "onnx":
+        return classifier, "onnxruntime"
+    if classifier.kind != "keras":
+        return classifier, classifier.kind
+    if engine == "keras":
+        return classifier, "keras"
+    try:
+        return as_onnx(classifier, threads), "onnxruntime"
+    except ExportError as error:
+        if engine == "onnxruntime":
+            raise
+        log.warning("serving with Keras: %s", error)
+        return classifier, "keras"
