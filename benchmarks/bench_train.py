@@ -34,6 +34,8 @@ LEVERS = [
 
 
 def _print(report) -> None:
+    from mnistlab.bench import describe
+
     hardware, versions = report.environment["hardware"], report.environment["versions"]
     print(f"hardware: {hardware['cpu']}, {hardware['cores']} cores, {hardware.get('platform', '')}")
     print("versions: " + ", ".join(f"{name} {value}" for name, value in versions.items() if value))
@@ -51,8 +53,7 @@ def _print(report) -> None:
             line += f" {'-' if spread is None else f'{spread.mean:6.2f} ± {spread.std:4.2f}':>13}"
         print(line)
     for speedup in report.speedups:
-        sooner = f"{speedup.ratio:.1f}x sooner than {speedup.baseline}"
-        print(f"{speedup.recipe} reaches {speedup.target:.1%} {sooner}")
+        print(describe(speedup))
 
 
 def main() -> None:

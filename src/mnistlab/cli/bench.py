@@ -46,6 +46,8 @@ def _print_tables(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from mnistlab.bench import describe
+
     console = Console()
     hardware, versions = report.environment["hardware"], report.environment["versions"]
     console.print(f"{hardware['cpu']}, {hardware['cores']} cores; seeds {report.seeds}", highlight=False)
@@ -67,8 +69,7 @@ def _print_tables(report) -> None:
         table.add_row(*cells)
     console.print(table)
     for speedup in report.speedups:
-        sooner = f"{speedup.ratio:.1f}x sooner than {speedup.baseline}"
-        console.print(f"{speedup.recipe} reaches {speedup.target:.1%} {sooner}", highlight=False)
+        console.print(describe(speedup), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
