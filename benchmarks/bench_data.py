@@ -28,17 +28,7 @@ import mnistlab
 from mnistlab.data import fetch, idx
 from mnistlab.data.benchmark import benchmark
 from mnistlab.data.registry import get_dataset
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from mnistlab.training.rundir import cpu_model
 
 
 def warm_load() -> float:
@@ -138,7 +128,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
 
-    print(f"hardware: {cpu_name()}, {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"hardware: {cpu_model()}, {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.1f}")
     versions = f"python {platform.python_version()}, numpy {np.__version__}, mnistlab {mnistlab.__version__}"
     print(f"versions: {versions}")
     print(f"data: {fetch.find_file(get_dataset('mnist'), 'train-images-idx3-ubyte.gz').parent}")

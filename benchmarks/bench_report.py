@@ -27,17 +27,7 @@ from mnistlab.evaluation import plots
 from mnistlab.evaluation.api import evaluate_classifier, write_run_report
 from mnistlab.evaluation.report import PICTURES
 from mnistlab.models.loading import load_classifier
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from mnistlab.training.rundir import cpu_model
 
 
 def timed(function, *args) -> tuple[float, float]:
@@ -74,7 +64,7 @@ def main() -> None:
     import keras
     import matplotlib
 
-    print(f"hardware: {cpu_name()}, {os.cpu_count()} cores; python {platform.python_version()}")
+    print(f"hardware: {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}")
     print(f"keras {keras.__version__} ({keras.backend.backend()}), matplotlib {matplotlib.__version__}")
     print(f"load average before: {os.getloadavg()[0]:.2f}; repeats: {args.repeats}")
 

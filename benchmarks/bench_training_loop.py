@@ -22,6 +22,8 @@ import statistics
 import subprocess
 import sys
 
+from mnistlab.training.rundir import cpu_model
+
 EPOCHS = 3
 TRAIN_SPLIT = "train[:20%]"
 
@@ -75,10 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-        platform.processor(),
-    )
+    cpu = cpu_model()
     print(
         f"# {cpu}, {os.cpu_count()} cores; python {platform.python_version()}, keras {keras.__version__}, "
         f"tensorflow {tf.__version__}; cnn, {TRAIN_SPLIT}, {EPOCHS} epochs, {args.repeats} repeats"

@@ -52,7 +52,8 @@ def new_run_dir(model_name: str, out: str | None) -> Path:
     raise MnistlabError(f"{RUNS_ROOT} holds 10000 runs named {stem}-N; clean up or pass --out")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name, e.g. 'AMD EPYC', for config.json and benchmark headers."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -84,7 +85,7 @@ def environment() -> dict[str, Any]:
         import jax
 
         versions["jax"] = jax.__version__
-    hardware = {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
+    hardware = {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
     return {"versions": versions, "hardware": hardware}
 
 
