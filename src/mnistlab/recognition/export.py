@@ -39,24 +39,31 @@ def export(model, format: str = "onnx", out=None) -> Path:
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of: {', '.join(FORMATS)}")
+    if out is not None:
+        check_target(Path(out), format)  # before the (slow) model loading
     classifier = load_classifier(model)
     if classifier.kind != "keras":
         what = "a scikit-learn model" if classifier.kind == "sklearn" else "already an ONNX model"
         raise ExportError(
-            f"{classifier.path} is {what}; export works on Keras models (.keras, run directories)"
+            f"{classifier.path} is {what}; export works on Keras models (.keras files, run directories)"
         )
     target = Path(out) if out is not None else default_target(classifier, format)
+    check_target(target, format)
     if format == "onnx":
-        if target.suffix != ".onnx" or target.is_dir():
-            raise ExportError(f"--out {target}: an ONNX export is one file ending in .onnx")
         return atomic_write_bytes(target, keras_to_onnx(classifier.model))
     return write_saved_model(classifier.model, target)
 
 
+def check_target(target: Path, format: str) -> None:
+    """An ONNX export is one .onnx file (replaced if present); a SavedModel is a new folder."""
+    if format == "onnx" and (target.suffix != ".onnx" or target.is_dir()):
+        raise ExportError(f"--out {target}: an ONNX export is one file ending in .onnx")
+    if format == "saved_model" and target.exists():
+        raise ExportError(f"{target} already exists; remove it or choose another --out")
+
+
 def write_saved_model(model, target: Path) -> Path:
     """Keras' tf_saved_model export (inference mode) into a temporary folder, renamed to target."""
-    if target.exists():
-        raise ExportError(f"{target} already exists; remove it or choose another --out")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import tempfile
 from pathlib import Path
 
@@ -103,11 +104,12 @@ def keras_to_onnx(model) -> bytes:
             "mnistlab.output": "probabilities: float32 (N, classes), softmax",
         },
     )
-    unsupported = sorted({node.op_type for node in proto.graph.node if not _known(node)})
+    unsupported = [node for node in proto.graph.node if not _known(node)]
     if unsupported:
+        names = layer_names(model)
+        where = sorted({f"{node.op_type} in layer {_layer_of(node.name, names)!r}" for node in unsupported})
         raise ExportError(
-            f"model {model.name!r} uses operations ONNX does not have ({', '.join(unsupported)}); "
-            "the layers behind them cannot be exported"
+            f"model {model.name!r} cannot be exported to ONNX: {'; '.join(where)} has no ONNX equivalent"
         )
     try:
         onnx.checker.check_model(proto, full_check=True)
@@ -116,6 +118,28 @@ def keras_to_onnx(model) -> bytes:
     data = proto.SerializeToString()
     check_parity(model, data)
     return data
+
+
+def layer_names(model) -> set[str]:
+    """The names of every layer, including those inside nested models (ensembles)."""
+    names = set()
+    for layer in model.layers:
+        names.add(layer.name)
+        if hasattr(layer, "layers"):
+            names |= layer_names(layer)
+    return names
+
+
+def _layer_of(node_name: str, names: set[str]) -> str:
+    """tf2onnx keeps TensorFlow's node names, "wrapper/model/layer/scope/Op": find the deepest layer.
+
+    Tracing may add "_1"-style suffixes to a scope, so those are tried without them too.
+    """
+    for part in reversed(node_name.split("/")[:-1]):
+        for candidate in (part, re.sub(r"_\d+$", "", part)):
+            if candidate in names:
+                return candidate
+    return node_name
 
 
 def _known(node) -> bool:
