@@ -10,6 +10,8 @@ standard layers only, so safe-mode loading, evaluation, serving and ONNX export 
 model. Each member is trained alone by the normal training loop (its own seed, so its own initial
 weights, augmentation and shuffling); training the averaged output jointly would couple the members
 (a member that is already right gets most of the gradient on a hard example) and make them less diverse.
+`mnistlab train --model ensemble` today fits the averaged model as one model, members together; the
+recipe is train_ensemble (command line: `python benchmarks/bench_train.py --ensemble 5`).
 """
 
 from __future__ import annotations
