@@ -68,11 +68,14 @@ def serve_command(
     ),
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     max_upload_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MB.")] = 5.0,
+    engine: Annotated[
+        str, typer.Option(help="auto (onnxruntime if the model converts, else Keras) | onnxruntime | keras.")
+    ] = "auto",
 ) -> None:
     """Serve the drawing page (GET /) and the REST API (POST /predict, /predict/batch; docs at /docs)."""
     from mnistlab.recognition.server import serve
 
-    serve(model, host=host, port=port, max_upload_mb=max_upload_mb)
+    serve(model, host=host, port=port, max_upload_mb=max_upload_mb, engine=engine)
 
 
 def register(app: typer.Typer) -> None:

@@ -19,16 +19,21 @@ ENGINES = ("auto", "onnxruntime", "keras")
 log = logging.getLogger("mnistlab.serve")
 
 
-def onnx_session(onnx_bytes: bytes, threads: int = 0):
+SERVING_THREADS = 1  # per call: requests already run in parallel, and extra threads only contend
+
+
+def onnx_session(onnx_bytes: bytes, threads: int = SERVING_THREADS):
     """An onnxruntime CPU session; threads=0 lets onnxruntime use every core for each call."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
+    # Idle worker threads would otherwise spin, burning cores that other requests need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def as_onnx(classifier: Classifier, threads: int = 0) -> Classifier:
+def as_onnx(classifier: Classifier, threads: int = SERVING_THREADS) -> Classifier:
     """A Keras Classifier -> the same model converted and running in onnxruntime (ExportError if not)."""
     session = onnx_session(keras_to_onnx(classifier.model), threads)
     return Classifier(
@@ -36,7 +41,7 @@ def as_onnx(classifier: Classifier, threads: int = 0) -> Classifier:
     )
 
 
-def serving_classifier(model, engine: str = "auto", threads: int = 0) -> tuple[Classifier, str]:
+def serving_classifier(model, engine: str = "auto", threads: int = SERVING_THREADS) -> tuple[Classifier, str]:
     """A run directory, model file or Classifier -> (classifier to serve with, engine name)."""
     if engine not in ENGINES:
         raise ExportError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")

@@ -20,6 +20,9 @@ of the wrong shape or range, a picture without a digit, or too many pictures in 
 
 from __future__ import annotations
 
+import asyncio
+import os
+import weakref
 from importlib import resources
 from typing import Any
 
@@ -74,6 +77,16 @@ class Recognizer:
 
     def __init__(self, model, engine: str = "auto"):
         self.classifier, self.engine = serving_classifier(model, engine)
+        # One picture at a time per core, first come first served: 32 requests time-slicing two cores
+        # would all finish late; queued, most finish early (see bench_serve.py's p99). A semaphore
+        # belongs to one event loop, so each loop serving this app gets its own.
+        self.workers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def run(self, work, *args):
+        loop = asyncio.get_running_loop()
+        workers = self.workers.setdefault(loop, asyncio.Semaphore(os.cpu_count() or 1))
+        async with workers:
+            return await run_in_threadpool(work, *args)
 
     def answer(self, digits: list[np.ndarray]) -> list[dict]:
         probabilities = self.classifier.predict_proba(np.stack(digits)[..., None])
@@ -190,7 +203,7 @@ def create_app(model, *, max_upload_mb: float = 5.0, engine: str = "auto") -> Fa
         sources = await read_sources(request, batch=False)
         if len(sources) != 1:
             raise HTTPException(422, "send one picture here; several go to /predict/batch")
-        return await run_in_threadpool(recognizer.one, sources[0])
+        return await recognizer.run(recognizer.one, sources[0])
 
     @app.post("/predict/batch", openapi_extra=body)
     async def predict_batch(request: Request):
@@ -198,16 +211,18 @@ def create_app(model, *, max_upload_mb: float = 5.0, engine: str = "auto") -> Fa
         sources = await read_sources(request, batch=True)
         if len(sources) > MAX_BATCH:
             raise HTTPException(422, f"at most {MAX_BATCH} pictures per batch")
-        return {"results": await run_in_threadpool(recognizer.many, sources)}
+        return {"results": await recognizer.run(recognizer.many, sources)}
 
     return app
 
 
-def serve(model, *, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 5.0) -> None:
+def serve(
+    model, *, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 5.0, engine: str = "auto"
+) -> None:
     """Run the app with uvicorn until Ctrl-C (what `mnistlab serve` does)."""
     import uvicorn
 
-    app = create_app(model, max_upload_mb=max_upload_mb)
+    app = create_app(model, max_upload_mb=max_upload_mb, engine=engine)
     print(
         f"serving {app.state.recognizer.classifier.path} with {app.state.recognizer.engine} "
         f"at http://{host}:{port}/ (API docs at /docs)"
