@@ -50,8 +50,7 @@ def _print(report) -> None:
         ratio = row.train_seconds.mean / first.train_seconds.mean
         line = f"{row.recipe:<48} {row.runs[0].epochs:>6} {accuracy:>17} {seconds:>13} {ratio:7.2f}"
         for target in report.targets:
-            spread = row.time_to(target)
-            line += f" {'-' if spread is None else f'{spread.mean:6.2f} ± {spread.std:4.2f}':>13}"
+            line += f" {row.time_to_text(target):>13}"
         print(line)
     for speedup in report.speedups:
         print(describe(speedup))

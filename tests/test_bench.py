@@ -40,6 +40,7 @@ def test_time_to_needs_every_seed_and_speedups_compare_means():
     assert slow.time_to(0.99) is None  # no seed reached it
     half = RecipeRow("cnn", {}, [_run(0, [(10.0, 0.991)]), _run(1, [(10.0, 0.980)])])
     assert half.time_to(0.99) is None  # one seed never got there: no mean of the lucky ones
+    assert half.time_to_text(0.99) == "1/2 seeds" and fast.time_to_text(0.99) == "3.0 ± 1.4"
     speedups = _speedups({"fastcnn": fast, "cnn": slow}, [0.99, 0.987])
     # 0.987: cnn needs 15 s on average, fastcnn 3 s. cnn's final accuracy, 0.988 on average: cnn's whole
     # runs take 15 s, fastcnn's first epochs (0.991, 0.992) get there in 3 s. 0.99: cnn never gets there.
@@ -95,6 +96,11 @@ def test_bench_tiny_mode_runs_the_real_command_and_reports_json(mnist_dir, tmp_p
         # the last epoch's checkpoint, scored outside the run, is the model the run itself scored
         assert run["timeline"][-1]["test_accuracy"] == pytest.approx(run["test_accuracy"], abs=1e-4)
         assert set(row["time_to_accuracy"]) == {"0.990", "0.982"}
+        for target, entry in row["time_to_accuracy"].items():
+            reached = run["test_accuracy"] >= float(target) or any(
+                score["test_accuracy"] >= float(target) for score in run["timeline"]
+            )
+            assert entry["seeds_reaching"] == int(reached) and ("mean" in entry) == reached
     assert (tmp_path / "runs" / "fastcnn-seed0" / "metrics.json").is_file()
     assert (tmp_path / "runs" / "fastcnn+batch_size-256-seed0" / "config.json").is_file()
 

@@ -94,6 +94,16 @@ class RecipeRow:
             return None
         return Spread.of(seconds)
 
+    def seeds_reaching(self, target: float) -> int:
+        return sum(run.seconds_to(target) is not None for run in self.runs)
+
+    def time_to_text(self, target: float) -> str:
+        """ "12.3 ± 0.4" seconds, or how many seeds got there at all, e.g. "1/3 seeds"."""
+        spread = self.time_to(target)
+        if spread is None:
+            return f"{self.seeds_reaching(target)}/{len(self.runs)} seeds"
+        return f"{spread.mean:.1f} ± {spread.std:.1f}"
+
 
 @dataclass
 class Speedup:
@@ -127,7 +137,10 @@ class BenchReport:
             }
             for target in self.targets:
                 spread = row.time_to(target)
-                entry["time_to_accuracy"][f"{target:.3f}"] = None if spread is None else asdict(spread)
+                reached = {"seeds_reaching": row.seeds_reaching(target)}
+                entry["time_to_accuracy"][f"{target:.3f}"] = reached | (
+                    {} if spread is None else asdict(spread)
+                )
             recipes.append(entry)
         return {
             **self.environment,

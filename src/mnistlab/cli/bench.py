@@ -64,8 +64,7 @@ def _print_tables(report) -> None:
         seconds = f"{row.train_seconds.mean:.1f} ± {row.train_seconds.std:.1f}"
         cells = [row.recipe, str(row.runs[0].epochs), accuracy, seconds]
         for target in report.targets:
-            spread = row.time_to(target)
-            cells.append("-" if spread is None else f"{spread.mean:.1f} ± {spread.std:.1f}")
+            cells.append(row.time_to_text(target))
         table.add_row(*cells)
     console.print(table)
     for speedup in report.speedups:
