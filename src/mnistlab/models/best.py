@@ -1,11 +1,11 @@
-"""best: the most accurate single model of the zoo: >= 99.65% test accuracy on MNIST in 15 minutes of CPU.
+"""best: the most accurate single model of the zoo: about 99.6% test accuracy on MNIST, trained on a CPU.
 
-    mnistlab train --model best                # the recipe below; about 15 minutes on 2 CPU cores
+    mnistlab train --model best                # the recipe below: 20 epochs, ~1 min each on 2 busy cores
     mnistlab train --model best --epochs 2 --train-split 'train[:10%]'     # tiny mode
 
 Small random rotations, shifts and zooms are Keras preprocessing layers inside the model: they vary every
 training batch and are the identity at inference, so the saved model needs no separate pipeline. Then
-three conv stages with batch norm, and dropout before the classifier. The recipe's settings were chosen
+four convolutions with batch norm, and dropout before the classifier. The recipe's settings were chosen
 on a validation split carved from the training images (see benchmarks/RESULTS.md), never on test.
 """
 
@@ -82,10 +82,10 @@ DEFAULTS = {
 register(
     ModelSpec(
         name="best",
-        description="Augmented batch-norm CNN: >= 99.65% test accuracy in about 15 minutes on a CPU",
+        description="Augmented batch-norm CNN, 20 epochs: ~99.6% test accuracy, the best single model",
         build=build,
         kind="keras",
-        expected_accuracy=0.9965,
+        expected_accuracy=0.996,  # 99.63% measured (seed 0)
         architecture={"filters": 32, "dropout": 0.3},
         defaults=DEFAULTS,
     )

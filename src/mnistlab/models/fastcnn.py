@@ -52,7 +52,7 @@ register(
         description="Small batch-norm CNN: >= 99.0% test accuracy in one epoch, in seconds on a CPU",
         build=build,
         kind="keras",
-        expected_accuracy=0.990,
+        expected_accuracy=0.991,  # 99.11 ± 0.06% over seeds 0-2 (benchmarks/RESULTS.md)
         architecture={"filters": 16, "hidden": 256},
         defaults={
             "epochs": 1,
