@@ -25,8 +25,9 @@ from mnistlab.recognition.images import NoDigitError, describe, read_image
 WORK_SIDE = (160, 640)  # the longer side is brought into this range (px) so filter sizes mean the same
 DIGIT_BOX = 20  # MNIST fits each digit's longer side to 20 px ...
 FIELD = 28  # ... and centres it by mass in a 28 x 28 field
-MIN_CONTRAST = 0.04  # ink must differ from its background by 4% of the grey range ...
-MIN_SIGNAL_TO_NOISE = 4.0  # ... and by 4 standard deviations of what remains of the background
+MIN_CONTRAST = 0.04  # ink must differ from its background by 4% of the grey range;
+CLEAR_CONTRAST = 0.16  # ink fainter than 16% must also stand 4 noise deviations clear of the background
+MIN_SIGNAL_TO_NOISE = 4.0  # and, on unevenly lit pictures, have sharp edges: stains and shadows have not
 MAX_EDGE, EDGE_SCALE = 14.0, 400  # ink outlines rise within 14 px per 400 px of picture (stains: 15-60)
 INK_CUT = 0.3  # ink below 30% of the way from background to typical ink level becomes background
 EVEN_EDGE = 0.1  # a picture edge whose 10-90% spread is under this fraction of the grey range is even
@@ -197,8 +198,9 @@ def remove_background(ink: np.ndarray, label: str = "image") -> np.ndarray:
     After flattening, the bulk of the pixels is background: its median and spread (median absolute
     deviation) give the noise. Among the pixels clear of that noise, Otsu's threshold finds the ink and
     its typical level, which becomes 1; pixels less than INK_CUT of the way up from the background
-    become 0. There is no digit unless the ink stands out by MIN_CONTRAST and MIN_SIGNAL_TO_NOISE
-    noise deviations and, on unevenly lit pictures (where stains and shadows remain), has sharp edges.
+    become 0. There is no digit unless the ink stands out by MIN_CONTRAST; faint ink (under
+    CLEAR_CONTRAST) must also clear the noise and, on unevenly lit pictures (where stains and shadows
+    remain), have sharp edges.
     """
     smooth = ndimage.gaussian_filter(ink, sigma=max(ink.shape) / 400 + 0.5)  # sensor noise, JPEG blocks
     strokes, evenly_lit = flatten_background(smooth)
@@ -210,11 +212,13 @@ def remove_background(ink: np.ndarray, label: str = "image") -> np.ndarray:
     contrast = (float(np.median(above)) if above.size else background) - background
     threshold = background + INK_CUT * contrast
     no_digit = NoDigitError(f"no digit found in {label}: no ink stands out from the background")
-    if contrast < MIN_CONTRAST or contrast < MIN_SIGNAL_TO_NOISE * noise:
+    if contrast < MIN_CONTRAST:
         raise no_digit
-    halfway = background + contrast / 2
-    if not evenly_lit and edge_width(strokes, halfway, contrast) * EDGE_SCALE / max(ink.shape) > MAX_EDGE:
-        raise no_digit
+    if contrast < CLEAR_CONTRAST:  # faint: it must rise clearly above the noise, with sharp edges
+        halfway = background + contrast / 2
+        blurry = edge_width(strokes, halfway, contrast) * EDGE_SCALE / max(ink.shape) > MAX_EDGE
+        if contrast < MIN_SIGNAL_TO_NOISE * noise or (blurry and not evenly_lit):
+            raise no_digit
     return np.clip((strokes - threshold) / (1 - INK_CUT) / contrast, 0, 1).astype(np.float32)
 
 
