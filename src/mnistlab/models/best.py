@@ -85,7 +85,7 @@ register(
         description="Augmented batch-norm CNN, 20 epochs: ~99.6% test accuracy, the best single model",
         build=build,
         kind="keras",
-        expected_accuracy=0.996,  # 99.63% measured (seed 0)
+        expected_accuracy=0.996,  # 99.63% and 99.65% measured (seeds 0 and 1)
         architecture={"filters": 32, "dropout": 0.3},
         defaults=DEFAULTS,
     )
