@@ -69,11 +69,12 @@ def main() -> None:
 
     import mnistlab
     from mnistlab.recognition.preprocess import preprocess
+    from mnistlab.training.rundir import cpu_model
 
     test = mnistlab.load("mnist", split="test")
     classifier = mnistlab.load_classifier(args.model)
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; python "
+        f"# {cpu_model()}, {os.cpu_count()} cores; python "
         f"{platform.python_version()}, keras {keras.__version__}, numpy {np.__version__}"
     )
     print(

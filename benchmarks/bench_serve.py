@@ -152,11 +152,12 @@ def main() -> None:
 
     import mnistlab
     from mnistlab.recognition.engine import as_onnx
+    from mnistlab.training.rundir import cpu_model
 
     test = mnistlab.load("mnist", split="test")
     classifier = mnistlab.load_classifier(args.model)
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared machine); "
+        f"# {cpu_model()}, {os.cpu_count()} cores (shared machine); "
         f"python {platform.python_version()}, keras {keras.__version__} ({keras.backend.backend()}), "
         f"onnxruntime {onnxruntime.__version__}, numpy {np.__version__}; {args.repeats} repeats"
     )
