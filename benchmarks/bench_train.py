@@ -3,7 +3,6 @@
     python benchmarks/bench_train.py                  # fastcnn vs the CNN and MLP tutorials, 3 seeds
     python benchmarks/bench_train.py --levers         # fastcnn with one setting changed at a time
     python benchmarks/bench_train.py --seeds 5 --json results.json
-    python benchmarks/bench_train.py --ensemble 5 --out runs/ensemble   # 5 `best` members, then averaged
 
 Every run is a real `mnistlab.train` run, timed inside fit only (no loading, no evaluation); the recipes
 alternate within each seed, so a change in the machine's load hits all of them alike. Run it on an
@@ -56,18 +55,6 @@ def _print(report) -> None:
         print(describe(speedup))
 
 
-def _train_ensemble(members: int, out: Path | None, data_dir: str | None) -> None:
-    from mnistlab.models.ensemble import train_ensemble
-    from mnistlab.training.rundir import environment
-
-    run = train_ensemble(members, out=out, data_dir=data_dir)
-    metrics, hardware = run.metrics, environment()["hardware"]
-    print(f"hardware: {hardware['cpu']}, {hardware['cores']} cores; run: {run.dir}")
-    print(f"members: {', '.join(f'{value:.4f}' for value in metrics['member_test_accuracy'])} (seeds 0..)")
-    seconds = metrics["train_seconds"]
-    print(f"ensemble: test accuracy {metrics['test_accuracy']:.4f}, {seconds:.0f} s training in all")
-
-
 def main() -> None:
     from mnistlab.bench import bench
 
@@ -77,12 +64,7 @@ def main() -> None:
     parser.add_argument("--recipes", help="comma-separated, e.g. fastcnn,fastcnn+batch_size=512")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", type=Path, default=None, help="also write the full report here")
-    parser.add_argument("--ensemble", type=int, default=0, help="train the ensemble recipe with N members")
-    parser.add_argument("--out", type=Path, default=None, help="the ensemble's run directory")
     args = parser.parse_args()
-    if args.ensemble:
-        _train_ensemble(args.ensemble, args.out, args.data_dir)
-        return
     recipes = args.recipes.split(",") if args.recipes else LEVERS if args.levers else COMPARISON
     report = bench(recipes, args.seeds, data_dir=args.data_dir)
     _print(report)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("MNISTLAB_DATA_DIR"):  # absolute: tests run commands from their own temporary folders
+    os.environ["MNISTLAB_DATA_DIR"] = str(Path(os.environ["MNISTLAB_DATA_DIR"]).resolve())
 
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",

@@ -46,7 +46,14 @@ def test_speed_settings_work_together(tmp_path, mnist_dir):
 
     import keras
 
+    # trained in bf16 (the checkpoints, for resuming), saved to compute in float32 wherever it is loaded
+    checkpoint_file = sorted((tmp_path / "run" / "checkpoints").glob("*.keras"))[-1]
+    checkpoint = keras.saving.load_model(checkpoint_file, compile=False)
+    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in checkpoint.layers}
     model = keras.saving.load_model(tmp_path / "run" / "model.keras")  # plain Keras, nothing registered
-    policies = [layer.dtype_policy.name for layer in model.layers]
-    assert policies[-1] == "float32" and "mixed_bfloat16" in policies  # bf16 compute, fp32 softmax
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     assert keras.mixed_precision.global_policy().name == "float32"  # this process was never changed
+    # the reported accuracy is the saved model's
+    test = mnistlab.load("mnist", split="test", data_dir=mnist_dir)
+    predicted = mnistlab.load_classifier(tmp_path / "run").predict(test["image"])
+    assert np.mean(predicted == test["label"]) == metrics["test_accuracy"]

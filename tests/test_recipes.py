@@ -4,6 +4,8 @@ augmentation that is the identity at inference. Accuracy itself is checked by th
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -87,7 +89,6 @@ def test_combined_model_averages_its_members_and_loads_safely(digits, tmp_path):
 
 
 def test_train_ensemble_trains_members_apart_and_saves_one_model(mnist_dir, tmp_path):
-    import json
 
     from mnistlab.models.ensemble import train_ensemble
     from mnistlab.models.loading import load_classifier
@@ -111,3 +112,48 @@ def test_train_ensemble_trains_members_apart_and_saves_one_model(mnist_dir, tmp_
     classifier = load_classifier(run.dir)
     assert {type(layer).__name__ for layer in classifier.model.layers} >= {"Average"}
     assert run.config["model"] == "ensemble" and run.config["n_estimators"] == 2
+
+
+def test_train_ensemble_routes_through_mnistlab_train_and_stops_at_the_budget(mnist_dir, tmp_path, capsys):
+    import mnistlab
+
+    run = mnistlab.train(
+        "ensemble",
+        n_estimators=4,
+        budget_minutes=0.001,  # 0.06 s: any member passes it, so the ensemble stops at its minimum, 2
+        epochs=1,
+        train_split="train[:1%]",
+        data_dir=str(mnist_dir),
+        out=str(tmp_path / "ens"),
+        progress=False,
+    )
+    assert sorted(path.name for path in (run.dir / "members").iterdir()) == ["0", "1"]
+    assert run.metrics["members"] == 2 and len(run.history) == 2
+    assert "stopping at 2 members" in capsys.readouterr().err
+    assert run.config["n_estimators"] == 4 and run.config["budget_minutes"] == 0.001
+    assert [json.loads((run.dir / "members" / i / "config.json").read_text())["model"] for i in "01"] == [
+        "best",
+        "best",
+    ]
+
+
+def test_an_interrupted_ensemble_resumes_without_retraining_finished_members(mnist_dir, tmp_path):
+    import mnistlab
+    from mnistlab.models.ensemble import train_ensemble
+
+    run = train_ensemble(
+        2,
+        member="fastcnn",
+        out=tmp_path / "ens",
+        data_dir=str(mnist_dir),
+        train_split="train[:1%]",
+        progress=False,
+    )
+    finished = (run.dir / "members" / "0" / "model.keras").stat().st_mtime_ns
+    # as if killed while member 1 was being evaluated: its run and the ensemble's have no metrics yet
+    (run.dir / "metrics.json").unlink()
+    (run.dir / "members" / "1" / "metrics.json").unlink()
+    resumed = mnistlab.train(resume=run.dir, progress=False)
+    assert (run.dir / "members" / "0" / "model.keras").stat().st_mtime_ns == finished
+    assert resumed.metrics["member_test_accuracy"] == run.metrics["member_test_accuracy"]
+    assert resumed.metrics["test_accuracy"] == run.metrics["test_accuracy"]

@@ -3,6 +3,7 @@
     mnistlab models                                    # the zoo: name, parameters, expected accuracy
     mnistlab train --model mlp --epochs 3 --val-fraction 0.1
     mnistlab train --model cnn --epochs 1 --train-split 'train[:2%]'          # tiny mode: seconds
+    mnistlab train --model ensemble --n-estimators 9 --budget-minutes 90   # `best` members, then averaged
     mnistlab train --model my_net.py                   # a file with build_model(input_shape, num_classes)
     mnistlab train --resume runs/2026-11-23-mlp        # continue after Ctrl-C or a crash
 
@@ -48,7 +49,12 @@ def train_command(
     early_stopping: Annotated[
         int | None, typer.Option(help="Stop after this many epochs without a better val_loss (0: off).")
     ] = None,
-    precision: Annotated[str | None, typer.Option(help="float32 | bfloat16 (mixed).")] = None,
+    budget_minutes: Annotated[
+        float | None, typer.Option(help="Ensembles: start no member expected to end past this (0: none).")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="float32 | bfloat16 (mixed) | auto (bf16 if the CPU has it).")
+    ] = None,
     steps_per_execution: Annotated[
         int | None, typer.Option(help="Optimizer steps per compiled call.")
     ] = None,
@@ -61,7 +67,9 @@ def train_command(
     layers: Annotated[int | None, typer.Option(help="Architecture: hidden layers.")] = None,
     dropout: Annotated[float | None, typer.Option(help="Architecture: dropout rate.")] = None,
     filters: Annotated[int | None, typer.Option(help="Architecture: convolution filters.")] = None,
-    n_estimators: Annotated[int | None, typer.Option(help="Architecture: trees in a forest.")] = None,
+    n_estimators: Annotated[
+        int | None, typer.Option(help="Architecture: trees in a forest, networks in an ensemble.")
+    ] = None,
     max_depth: Annotated[int | None, typer.Option(help="Architecture: deepest tree level.")] = None,
     resume: Annotated[
         str | None, typer.Option(help="Continue the unfinished run in this directory, with its settings.")
@@ -76,10 +84,12 @@ def train_command(
     else:
         run = train(**settings)
     metrics = run.metrics
+    epochs = f"{metrics['epochs']} epoch{'s' if metrics['epochs'] != 1 else ''}"
+    if "members" in metrics:  # an ensemble
+        epochs = f"{metrics['members']} members x {epochs}"
     typer.echo(
         f"test accuracy {metrics['test_accuracy']:.2%}  test loss {metrics['test_loss']:.4f}  "
-        f"training {metrics['train_seconds']:.1f} s ({metrics['epochs']} epoch"
-        f"{'s' if metrics['epochs'] != 1 else ''})"
+        f"training {metrics['train_seconds']:.1f} s ({epochs})"
     )
     typer.echo(f"run directory: {run.dir}")
     if (run.dir / "report.html").is_file():

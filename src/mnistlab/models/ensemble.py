@@ -1,5 +1,8 @@
 """ensemble: N `best` networks whose averaged probabilities reach >= 99.80% test accuracy on MNIST.
 
+    mnistlab train --model ensemble --n-estimators 9 --budget-minutes 90    # `best` runs, seeds 0.., averaged
+    mnistlab train --resume runs/2026-11-23-ensemble                          # after an interruption
+
     from mnistlab.models.ensemble import train_ensemble, combine
     run = train_ensemble(n_estimators=5)        # 5 `best` runs (seeds 0..4), one after another, then combined
     model = combine([run_a.model, run_b.model]) # any trained models -> one model averaging their outputs
@@ -10,15 +13,17 @@ standard layers only, so safe-mode loading, evaluation, serving and ONNX export 
 model. Each member is trained alone by the normal training loop (its own seed, so its own initial
 weights, augmentation and shuffling); training the averaged output jointly would couple the members
 (a member that is already right gets most of the gradient on a hard example) and make them less diverse.
-`mnistlab train --model ensemble` today fits the averaged model as one model, members together; the
-recipe is train_ensemble (command line: `python benchmarks/bench_train.py --ensemble 5`).
+With a time budget, the number of members is decided by training time alone, never by test accuracy:
+a member is started only if, taking as long as the mean member so far, it ends within the budget.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
+from mnistlab.errors import MnistlabError
 from mnistlab.models import best
 from mnistlab.models.registry import ModelSpec, get_spec, register
 
@@ -53,49 +58,104 @@ def train_ensemble(
     member: str = MEMBER_RECIPE,
     seed: int = 0,
     out: str | Path | None = None,
-    **settings: Any,
+    **settings,
 ):
     """Train `n_estimators` runs of `member` (seeds seed, seed+1, ...) and combine them into one run.
 
-    settings: training settings for every member (e.g. epochs=2 for a quick try). The members' runs are
-    kept in <run>/members/<i>/; the run directory itself holds the combined model.keras, metrics.json
-    (train_seconds: the members' sum), history.csv (one row per member) and report.html.
+    settings: TrainConfig fields for every member (e.g. epochs=2 for a quick try, budget_minutes=90).
+    The same as `mnistlab train --model ensemble`, with the member recipe as a choice.
+    """
+    from mnistlab.training.config import resolve_config
+
+    settings = {**settings, "model": "ensemble", "n_estimators": n_estimators, "seed": seed}
+    if out is not None:
+        settings["out"] = str(out)
+    config = resolve_config(settings, get_spec(member).defaults)
+    return fit_ensemble(config, None, member=member)
+
+
+def _member_settings(config) -> dict[str, Any]:
+    """The ensemble's settings that each member run takes (not its name, size, budget, seed or folder)."""
+    own = {"model", "n_estimators", "budget_minutes", "seed", "out"}
+    return {name: value for name, value in config.to_dict().items() if name not in own and value is not None}
+
+
+def _over_budget(config, spent: list[float]) -> bool:
+    """Whether one more member, taking as long as the mean so far, would end past the budget."""
+    if not config.budget_minutes or len(spent) < 2:  # an ensemble has at least 2 members
+        return False
+    return sum(spent) + sum(spent) / len(spent) > 60 * config.budget_minutes
+
+
+def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
+    """The ensemble recipe's trainer: members one after another in <run>/members/<i>/, then combined.
+
+    run_dir None starts a new run; an existing one resumes: finished members are kept, an interrupted
+    one continues from its last checkpoint. The run directory holds the combined model.keras,
+    metrics.json (train_seconds: the members' sum), history.csv (one row per member) and report.html.
     """
     import mnistlab
     from mnistlab.evaluation.api import write_run_report
     from mnistlab.files import atomic_path
-    from mnistlab.training.config import resolve_config
     from mnistlab.training.inputs import load_training_data
     from mnistlab.training.run import load_run
-    from mnistlab.training.rundir import environment, new_run_dir, write_config, write_history, write_metrics
+    from mnistlab.training.rundir import (
+        CONFIG_FILE,
+        METRICS_FILE,
+        environment,
+        new_run_dir,
+        read_config,
+        write_config,
+        write_history,
+        write_metrics,
+    )
     from mnistlab.training.scores import keras_probabilities, score
 
-    config = resolve_config({**settings, "model": member, "seed": seed}, get_spec(member).defaults)
-    run_dir = new_run_dir("ensemble", None if out is None else str(out))
-    recorded = {**config.to_dict(), "model": "ensemble", "member": member, "n_estimators": n_estimators}
-    write_config(run_dir, recorded, environment())
-    runs = []
+    n_estimators = config.n_estimators or ARCHITECTURE["n_estimators"]
+    if n_estimators < 2:
+        raise MnistlabError(f"n_estimators={n_estimators}: an ensemble needs at least 2 members")
+    if run_dir is None:
+        run_dir = new_run_dir("ensemble", config.out)
+        write_config(run_dir, {**config.to_dict(), "n_estimators": n_estimators}, environment())
+    elif member is None and (run_dir / "members" / "0" / CONFIG_FILE).is_file():
+        member = read_config(run_dir / "members" / "0")["model"]  # resuming: the recipe the members used
+    member = member or MEMBER_RECIPE
+    runs, spent = [], []
     for index in range(n_estimators):
         member_dir = run_dir / "members" / str(index)
-        runs.append(mnistlab.train(member, **{**settings, "seed": seed + index, "out": str(member_dir)}))
+        if (member_dir / METRICS_FILE).is_file():
+            run = load_run(member_dir)  # finished before an interruption
+        elif (member_dir / CONFIG_FILE).is_file():
+            run = mnistlab.train(resume=member_dir, progress=config.progress)
+        elif _over_budget(config, spent):
+            budget = f"{config.budget_minutes:g}-minute budget"
+            print(f"stopping at {index} members: one more would pass the {budget}", file=sys.stderr)
+            break
+        else:
+            run = mnistlab.train(
+                member, **{**_member_settings(config), "seed": config.seed + index, "out": str(member_dir)}
+            )
+        runs.append(run)
+        spent.append(run.metrics["train_seconds"])
     model = combine([run.model for run in runs])
     with atomic_path(run_dir / "model.keras") as tmp:
         model.save(tmp)
     data = load_training_data(config)
     probabilities = keras_probabilities(model, data.test_images)
     test = score(probabilities, data.test_labels)
-    history = [{"epoch": index + 1, **run.metrics} for index, run in enumerate(runs)]
-    write_history(
-        run_dir, [{key: row[key] for key in ("epoch", "test_accuracy", "train_seconds")} for row in history]
-    )
+    history = [
+        {"epoch": index + 1, "test_accuracy": run.metrics["test_accuracy"], "train_seconds": seconds}
+        for index, (run, seconds) in enumerate(zip(runs, spent, strict=True))
+    ]
+    write_history(run_dir, history)
     write_metrics(
         run_dir,
         {
             "test_accuracy": test["accuracy"],
             "test_loss": test["loss"],
-            "train_seconds": round(sum(run.metrics["train_seconds"] for run in runs), 3),
+            "train_seconds": round(sum(spent), 3),
             "epochs": config.epochs,
-            "members": n_estimators,
+            "members": len(runs),
             "member_test_accuracy": [run.metrics["test_accuracy"] for run in runs],
             "params": model.count_params(),
             **data.sizes(),
@@ -105,6 +165,8 @@ def train_ensemble(
     return load_run(run_dir)
 
 
+ARCHITECTURE = {"n_estimators": 5, "filters": 32, "dropout": 0.3}
+
 register(
     ModelSpec(
         name="ensemble",
@@ -112,7 +174,8 @@ register(
         build=build,
         kind="keras",
         expected_accuracy=0.998,  # the target; not yet measured (a 90-minute run)
-        architecture={"n_estimators": 5, "filters": 32, "dropout": 0.3},
+        architecture=ARCHITECTURE,
         defaults=best.DEFAULTS,  # each member's training settings
+        trainer=fit_ensemble,
     )
 )

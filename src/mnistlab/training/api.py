@@ -36,6 +36,7 @@ from mnistlab.training.rundir import (
     write_history,
     write_metrics,
 )
+from mnistlab.training.runtime import native_precision
 from mnistlab.training.sources import ModelSource, model_source
 
 MODEL_KERAS = "model.keras"
@@ -58,6 +59,8 @@ def train(model: str = DEFAULT_MODEL, *, resume: str | Path | None = None, **set
         return _execute(config, model_source(config.model), run_dir)
     source = model_source(model)
     config = resolve_config({**settings, "model": model}, source.recipe_defaults)
+    if config.precision == "auto":  # record what this machine uses
+        config = TrainConfig(**{**config.to_dict(), "precision": native_precision()})
     source.check_overrides(config.architecture())
     if source.path is not None:  # a file: remember where it is, wherever a resume starts from
         config = TrainConfig(**{**config.to_dict(), "model": str(source.path)})
@@ -78,13 +81,18 @@ def _check_fits(model, input_shape: tuple[int, ...], num_classes: int, dataset: 
 
 
 def _inference_copy(model):
-    """The model without its optimizer and loss, so that model.keras loads anywhere with plain Keras.
+    """The model without its optimizer and loss, computing in float32, to save as model.keras.
 
-    (Checkpoints keep the optimizer state; the final model does not need it.) Subclassed models that
-    cannot be cloned are saved as they are.
+    (Checkpoints keep the optimizer state; the final model does not need it.) A model trained under the
+    mixed_bfloat16 policy keeps float32 weights; its copy is rebuilt with the float32 policy, so that it
+    computes in float32 wherever it is loaded (evaluation, serving, export). Subclassed models that
+    cannot be rebuilt from their config are saved as they are.
     """
+    from mnistlab.training.runtime import float32_config, precision_policy
+
     try:  # from_config, not clone_model: a clone of a compiled model comes back compiled
-        copy = type(model).from_config(model.get_config())
+        with precision_policy("float32"):
+            copy = type(model).from_config(float32_config(model.get_config()))
     except (ValueError, TypeError, NotImplementedError):
         return model
     copy.set_weights(model.get_weights())
@@ -110,11 +118,12 @@ def _fit_keras(model, data, config: TrainConfig, run_dir: Path, progress):
     if state.best_epoch is not None and state.best_epoch != state.epoch:
         checkpoints.load_best(model)
         progress.say(f"restored the weights of epoch {state.best_epoch} (lowest val_loss)")
+    final = _inference_copy(model)
     with atomic_path(run_dir / MODEL_KERAS) as tmp:
-        _inference_copy(model).save(tmp)
+        final.save(tmp)
     start = time.perf_counter()
-    probabilities = keras_probabilities(model, data.test_images)
-    return state, probabilities, time.perf_counter() - start, model.count_params()
+    probabilities = keras_probabilities(final, data.test_images)  # the saved model's own scores
+    return final, state, probabilities, time.perf_counter() - start, model.count_params()
 
 
 def _fit_sklearn(estimator, data, config: TrainConfig, run_dir: Path, progress):
@@ -129,7 +138,7 @@ def _fit_sklearn(estimator, data, config: TrainConfig, run_dir: Path, progress):
     start = time.perf_counter()
     probabilities = predict_probabilities(estimator, data.test_images, data.num_classes)
     nodes = sum(int(tree.tree_.node_count) for tree in getattr(estimator, "estimators_", []))
-    return state, probabilities, time.perf_counter() - start, nodes
+    return estimator, state, probabilities, time.perf_counter() - start, nodes
 
 
 def _metrics(state, test: dict, eval_seconds: float, load_seconds: float, params: int, data) -> dict:
@@ -153,6 +162,8 @@ def _metrics(state, test: dict, eval_seconds: float, load_seconds: float, params
 
 
 def _execute(config: TrainConfig, source: ModelSource, run_dir: Path | None):
+    if source.trainer is not None:  # e.g. an ensemble: several runs, then one combined model
+        return source.trainer(config, run_dir)
     from rich.console import Console
 
     from mnistlab.evaluation.api import write_run_report
@@ -179,7 +190,7 @@ def _execute(config: TrainConfig, source: ModelSource, run_dir: Path | None):
         progress.say(f"training {source.name} on {config.dataset}, run directory {run_dir}")
         try:
             fit = _fit_sklearn if source.kind == "sklearn" else _fit_keras
-            state, probabilities, eval_seconds, params = fit(model, data, config, run_dir, progress)
+            model, state, probabilities, eval_seconds, params = fit(model, data, config, run_dir, progress)
         except KeyboardInterrupt:
             progress.stop()
             print(f"\ninterrupted; continue with: mnistlab train --resume {run_dir}", file=sys.stderr)

@@ -21,7 +21,7 @@ from mnistlab.errors import MnistlabError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "nesterov", "rmsprop", "nadam")
 SCHEDULES = ("constant", "onecycle", "cosine")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "auto")
 DEFAULT_MODEL = "fastcnn"
 
 
@@ -51,8 +51,11 @@ class TrainConfig:
     warmup: float = 0.0  # fraction of all steps spent warming the lr up linearly from 0 to `lr`
     label_smoothing: float = 0.0  # 0..1: weight moved from the true class to all classes evenly
     early_stopping: int = 0  # patience in epochs without a better val_loss; 0: off. Needs validation data
+    budget_minutes: float = 0.0  # ensembles: start no member expected to end past this much training; 0: none
     # -- speed
-    precision: str = "float32"  # float32 | bfloat16 (Keras "mixed_bfloat16": bf16 compute, fp32 weights)
+    # float32 | bfloat16 (Keras "mixed_bfloat16": bf16 compute, fp32 weights) | auto (bfloat16 on CPUs
+    # with bf16 instructions, else float32). The saved model computes in float32 either way
+    precision: str = "float32"
     steps_per_execution: int = 1  # optimizer steps per compiled call; >1 cuts Python overhead per batch
     threads: int = 0  # CPU threads for TensorFlow ops (intra- and inter-op); 0: the library default
     # -- bookkeeping
@@ -65,7 +68,7 @@ class TrainConfig:
     layers: int | None = None  # number of hidden Dense layers
     dropout: float | None = None  # dropout rate, 0..1
     filters: int | None = None  # convolution filters (of the first conv layer)
-    n_estimators: int | None = None  # trees in a random forest
+    n_estimators: int | None = None  # trees in a random forest; networks in an ensemble
     max_depth: int | None = None  # deepest tree level of a random forest; None: grow until pure
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +143,7 @@ def _validate(config: TrainConfig) -> None:
         config.early_stopping == 0 or bool(config.val_split) or config.val_fraction > 0,
         "early_stopping needs validation data: add --val-fraction 0.1 or --val-split 'train[90%:]'",
     )
+    need(config.budget_minutes >= 0, f"budget_minutes={config.budget_minutes}: use >= 0 (0: no limit)")
     need(config.steps_per_execution >= 1, f"steps_per_execution={config.steps_per_execution}: use >= 1")
     need(config.threads >= 0, f"threads={config.threads}: use >= 0 (0: the library default)")
     need(config.keep_checkpoints >= 1, f"keep_checkpoints={config.keep_checkpoints}: keep at least 1")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,18 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 
 def steps_per_epoch(count: int, batch_size: int) -> int:
     return math.ceil(count / batch_size)
+
+
+def batches(images: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int) -> Iterator[tuple]:
+    """The batches of one epoch, in `order`, each gathered when Keras asks for it.
+
+    Given whole arrays, Keras' TensorFlow backend first copies them into a tf.data pipeline: about 0.5 s
+    per fit call for MNIST, a fifth of fastcnn's epoch. A generator starts at once, and gathering per
+    batch avoids copying the whole shuffled training set (benchmarks/RESULTS.md, "per-step overhead").
+    """
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        yield images[index], labels[index]
 
 
 def _update_best(state: LoopState, row: dict, checkpoints: Checkpoints, model, patience: int) -> None:
@@ -68,12 +81,11 @@ def train_epochs(
         start = time.perf_counter()
         order = epoch_order(config.seed, epoch, count)
         result = model.fit(
-            data.train_images[order],
-            data.train_labels[order],
-            batch_size=config.batch_size,
+            batches(data.train_images, data.train_labels, order, config.batch_size),
+            steps_per_epoch=steps_per_epoch(count, config.batch_size),
+            shuffle=False,  # the order above is the shuffle
             initial_epoch=epoch,
             epochs=epoch + 1,
-            shuffle=False,  # the order above is the shuffle
             validation_data=validation,
             callbacks=callbacks,
             verbose=0,

@@ -15,6 +15,36 @@ from mnistlab.errors import MnistlabError
 
 # config precision -> Keras dtype policy: "mixed_bfloat16" computes in bfloat16, keeps weights in float32
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+# /proc/cpuinfo flags of x86 CPUs with bfloat16 arithmetic (oneDNN's bf16 kernels); elsewhere bf16 is
+# emulated and slower than float32
+BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def native_precision(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """ "bfloat16" where the CPU computes in bf16 natively, else "float32" (the meaning of precision=auto)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":  # measured with TensorFlow's oneDNN kernels only
+        return "float32"
+    try:
+        with open(cpuinfo) as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:  # not Linux
+        return "float32"
+    return "bfloat16" if BF16_FLAGS & set(flags) else "float32"
+
+
+def float32_config(config):
+    """A Keras model config with every mixed-precision dtype policy, nested ones too, set to float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and isinstance(config.get("config"), dict):
+            name = config["config"].get("name", "")
+            if isinstance(name, str) and name.startswith("mixed_"):
+                return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: float32_config(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [float32_config(value) for value in config]
+    return config
 
 
 def seed_everything(seed: int) -> None:
