@@ -57,3 +57,27 @@ def test_speed_settings_work_together(tmp_path, mnist_dir):
     test = mnistlab.load("mnist", split="test", data_dir=mnist_dir)
     predicted = mnistlab.load_classifier(tmp_path / "run").predict(test["image"])
     assert np.mean(predicted == test["label"]) == metrics["test_accuracy"]
+
+
+def test_precision_auto_means_bf16_only_on_cpus_with_bf16_instructions(tmp_path, mnist_dir):
+    from mnistlab.training.runtime import native_precision
+
+    flags = "flags\t\t: fpu sse2 avx2 avx512f avx512bw"
+    (tmp_path / "plain").write_text(f"processor\t: 0\n{flags}\n")
+    (tmp_path / "bf16").write_text(f"processor\t: 0\n{flags} avx512_bf16\n")
+    (tmp_path / "amx").write_text(f"processor\t: 0\n{flags} amx_bf16 amx_tile\n")
+    assert native_precision(str(tmp_path / "plain")) == "float32"
+    assert native_precision(str(tmp_path / "bf16")) == "bfloat16"
+    assert native_precision(str(tmp_path / "amx")) == "bfloat16"
+    assert native_precision(str(tmp_path / "missing")) == "float32"  # not Linux
+
+    run = mnistlab.train(
+        "mlp",
+        precision="auto",
+        epochs=1,
+        train_split="train[:1%]",
+        data_dir=str(mnist_dir),
+        out=str(tmp_path / "run"),
+        progress=False,
+    )
+    assert run.config["precision"] == native_precision()  # the run records what it used

@@ -27,7 +27,7 @@ def bench_command(
         str | None, typer.Option(help="Train on this split instead, e.g. 'train[:2%]' (tiny mode).")
     ] = None,
     out: Annotated[
-        str | None, typer.Option(help="Keep the run directories here [default: a temporary folder].")
+        str | None, typer.Option(help="Keep the run directories here (default: a temporary folder).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
