@@ -1,6 +1,6 @@
-"""ensemble: N `best` networks whose averaged probabilities reach >= 99.80% test accuracy on MNIST.
+"""ensemble: N `best` networks whose averaged probabilities give 99.71% test accuracy on MNIST (12 members).
 
-    mnistlab train --model ensemble --n-estimators 9 --budget-minutes 90    # `best` runs, seeds 0.., averaged
+    mnistlab train --model ensemble       # up to 12 `best` runs (seeds 0..) within 90 minutes, averaged
     mnistlab train --resume runs/2026-11-23-ensemble                          # after an interruption
 
     from mnistlab.models.ensemble import train_ensemble, combine
@@ -165,17 +165,18 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
     return load_run(run_dir)
 
 
-ARCHITECTURE = {"n_estimators": 5, "filters": 32, "dropout": 0.3}
+# 12 members at most, as many as fit in 90 minutes of training (12 took 66 minutes here).
+ARCHITECTURE = {"n_estimators": 12, "filters": 32, "dropout": 0.3}
 
 register(
     ModelSpec(
         name="ensemble",
-        description=f"Average of 5 `{MEMBER_RECIPE}` networks trained apart: >= 99.80% test accuracy",
+        description=f"Average of up to 12 `{MEMBER_RECIPE}` networks trained apart, 90-minute budget",
         build=build,
         kind="keras",
-        expected_accuracy=0.998,  # the target; not yet measured (a 90-minute run)
+        expected_accuracy=0.997,  # 99.71% measured: 12 members, 66 minutes (benchmarks/RESULTS.md)
         architecture=ARCHITECTURE,
-        defaults=best.DEFAULTS,  # each member's training settings
+        defaults={**best.DEFAULTS, "budget_minutes": 90},  # each member's training settings, and the budget
         trainer=fit_ensemble,
     )
 )
