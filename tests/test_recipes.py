@@ -88,12 +88,11 @@ def test_combined_model_averages_its_members_and_loads_safely(digits, tmp_path):
     np.testing.assert_allclose(probabilities, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_train_ensemble_trains_members_apart_and_saves_one_model(mnist_dir, tmp_path):
-
+def tiny_fastcnn_pair(mnist_dir, tmp_path):
+    """An ensemble of 2 fastcnn runs on 600 training images, in tmp_path/ens."""
     from mnistlab.models.ensemble import train_ensemble
-    from mnistlab.models.loading import load_classifier
 
-    run = train_ensemble(
+    return train_ensemble(
         2,
         member="fastcnn",
         out=tmp_path / "ens",
@@ -101,6 +100,12 @@ def test_train_ensemble_trains_members_apart_and_saves_one_model(mnist_dir, tmp_
         train_split="train[:1%]",
         progress=False,
     )
+
+
+def test_train_ensemble_trains_members_apart_and_saves_one_model(mnist_dir, tmp_path):
+    from mnistlab.models.loading import load_classifier
+
+    run = tiny_fastcnn_pair(mnist_dir, tmp_path)
     members = [json.loads((run.dir / "members" / str(i) / "metrics.json").read_text()) for i in range(2)]
     configs = [json.loads((run.dir / "members" / str(i) / "config.json").read_text()) for i in range(2)]
     assert [config["seed"] for config in configs] == [0, 1]  # each member its own seed
@@ -139,16 +144,8 @@ def test_train_ensemble_routes_through_mnistlab_train_and_stops_at_the_budget(mn
 
 def test_an_interrupted_ensemble_resumes_without_retraining_finished_members(mnist_dir, tmp_path):
     import mnistlab
-    from mnistlab.models.ensemble import train_ensemble
 
-    run = train_ensemble(
-        2,
-        member="fastcnn",
-        out=tmp_path / "ens",
-        data_dir=str(mnist_dir),
-        train_split="train[:1%]",
-        progress=False,
-    )
+    run = tiny_fastcnn_pair(mnist_dir, tmp_path)
     finished = (run.dir / "members" / "0" / "model.keras").stat().st_mtime_ns
     # as if killed while member 1 was being evaluated: its run and the ensemble's have no metrics yet
     (run.dir / "metrics.json").unlink()

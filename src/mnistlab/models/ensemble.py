@@ -58,7 +58,7 @@ def train_ensemble(
     member: str = MEMBER_RECIPE,
     seed: int = 0,
     out: str | Path | None = None,
-    **settings,
+    **settings: Any,
 ):
     """Train `n_estimators` runs of `member` (seeds seed, seed+1, ...) and combine them into one run.
 
@@ -80,11 +80,12 @@ def _member_settings(config) -> dict[str, Any]:
     return {name: value for name, value in config.to_dict().items() if name not in own and value is not None}
 
 
-def _over_budget(config, spent: list[float]) -> bool:
+def _over_budget(config, runs: list) -> bool:
     """Whether one more member, taking as long as the mean so far, would end past the budget."""
-    if not config.budget_minutes or len(spent) < 2:  # an ensemble has at least 2 members
+    if not config.budget_minutes or len(runs) < 2:  # an ensemble has at least 2 members
         return False
-    return sum(spent) + sum(spent) / len(spent) > 60 * config.budget_minutes
+    spent = sum(run.metrics["train_seconds"] for run in runs)
+    return spent + spent / len(runs) > 60 * config.budget_minutes
 
 
 def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
@@ -97,6 +98,7 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
     import mnistlab
     from mnistlab.evaluation.api import write_run_report
     from mnistlab.files import atomic_path
+    from mnistlab.training.api import MODEL_KERAS
     from mnistlab.training.inputs import load_training_data
     from mnistlab.training.run import load_run
     from mnistlab.training.rundir import (
@@ -120,14 +122,14 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
     elif member is None and (run_dir / "members" / "0" / CONFIG_FILE).is_file():
         member = read_config(run_dir / "members" / "0")["model"]  # resuming: the recipe the members used
     member = member or MEMBER_RECIPE
-    runs, spent = [], []
+    runs = []
     for index in range(n_estimators):
         member_dir = run_dir / "members" / str(index)
         if (member_dir / METRICS_FILE).is_file():
             run = load_run(member_dir)  # finished before an interruption
         elif (member_dir / CONFIG_FILE).is_file():
             run = mnistlab.train(resume=member_dir, progress=config.progress)
-        elif _over_budget(config, spent):
+        elif _over_budget(config, runs):
             budget = f"{config.budget_minutes:g}-minute budget"
             print(f"stopping at {index} members: one more would pass the {budget}", file=sys.stderr)
             break
@@ -136,16 +138,15 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
                 member, **{**_member_settings(config), "seed": config.seed + index, "out": str(member_dir)}
             )
         runs.append(run)
-        spent.append(run.metrics["train_seconds"])
     model = combine([run.model for run in runs])
-    with atomic_path(run_dir / "model.keras") as tmp:
+    with atomic_path(run_dir / MODEL_KERAS) as tmp:
         model.save(tmp)
     data = load_training_data(config)
     probabilities = keras_probabilities(model, data.test_images)
     test = score(probabilities, data.test_labels)
     history = [
-        {"epoch": index + 1, "test_accuracy": run.metrics["test_accuracy"], "train_seconds": seconds}
-        for index, (run, seconds) in enumerate(zip(runs, spent, strict=True))
+        {"epoch": index + 1, **{key: run.metrics[key] for key in ("test_accuracy", "train_seconds")}}
+        for index, run in enumerate(runs)
     ]
     write_history(run_dir, history)
     write_metrics(
@@ -153,7 +154,7 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
         {
             "test_accuracy": test["accuracy"],
             "test_loss": test["loss"],
-            "train_seconds": round(sum(spent), 3),
+            "train_seconds": round(sum(row["train_seconds"] for row in history), 3),
             "epochs": config.epochs,
             "members": len(runs),
             "member_test_accuracy": [run.metrics["test_accuracy"] for run in runs],
