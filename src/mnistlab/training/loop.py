@@ -9,6 +9,8 @@ uninterrupted one would have seen. Early stopping watches val_loss and keeps the
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 import time
 from collections.abc import Iterator
@@ -48,6 +50,51 @@ def batches(images: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_siz
         yield images[index], labels[index]
 
 
+def epoch_feed(images: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int):
+    """What `model.fit` reads for one epoch: `batches(...)`, wrapped for TensorFlow in a tf.data pipeline
+    that prefetches two batches with tf.data's autotuning off.
+
+    Keras' own wrapping of a generator autotunes the prefetch, and in about a quarter of fit calls the
+    autotuner's thread held the end of `fit` back by 0.6-0.7 s (benchmarks/RESULTS.md, "per-step overhead").
+    """
+    stream = batches(images, labels, order, batch_size)
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return stream
+    import tensorflow as tf
+
+    signature = tuple(tf.TensorSpec((None, *array.shape[1:]), array.dtype) for array in (images, labels))
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return tf.data.Dataset.from_generator(lambda: stream, output_signature=signature).prefetch(2).with_options(options)
+
+
+def build_for_training(model, images: np.ndarray, labels: np.ndarray) -> None:
+    """Create the optimizer's and the compiled metrics' variables before the first `fit`.
+
+    Left to `fit`, they are created while TensorFlow traces the training step, which then traces it a
+    second time: 0.25 s more before fastcnn's first step.
+    """
+    model.optimizer.build(model.trainable_variables)
+    model.compute_metrics(images[:1], labels[:1], model(images[:1]))
+    model.reset_metrics()
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block: a full collection walks every object TensorFlow
+    and Keras created (0.3-0.7 s here) and could land in the middle of a timed epoch. An epoch makes
+    little cyclic garbage; it is collected after the block as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _update_best(state: LoopState, row: dict, checkpoints: Checkpoints, model, patience: int) -> None:
     """Track the lowest val_loss; save its weights; count epochs without improvement."""
     val_loss = row.get("val_loss")
@@ -79,17 +126,20 @@ def train_epochs(
             break
         callbacks = progress.for_epoch(epoch + 1)
         start = time.perf_counter()
+        if epoch == state.epoch:  # the first epoch of this process
+            build_for_training(model, data.train_images, data.train_labels)
         order = epoch_order(config.seed, epoch, count)
-        result = model.fit(
-            batches(data.train_images, data.train_labels, order, config.batch_size),
-            steps_per_epoch=steps_per_epoch(count, config.batch_size),
-            shuffle=False,  # the order above is the shuffle
-            initial_epoch=epoch,
-            epochs=epoch + 1,
-            validation_data=validation,
-            callbacks=callbacks,
-            verbose=0,
-        )
+        with gc_paused():
+            result = model.fit(
+                epoch_feed(data.train_images, data.train_labels, order, config.batch_size),
+                steps_per_epoch=steps_per_epoch(count, config.batch_size),
+                shuffle=False,  # the order above is the shuffle
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=0,
+            )
         seconds = time.perf_counter() - start
         logs = {name: float(values[-1]) for name, values in result.history.items()}
         row = {"epoch": epoch + 1, **{name: logs.pop(name) for name in COLUMNS if name in logs}, **logs}
