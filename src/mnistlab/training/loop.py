@@ -67,7 +67,8 @@ def epoch_feed(images: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_
     signature = tuple(tf.TensorSpec((None, *array.shape[1:]), array.dtype) for array in (images, labels))
     options = tf.data.Options()
     options.autotune.enabled = False
-    return tf.data.Dataset.from_generator(lambda: stream, output_signature=signature).prefetch(2).with_options(options)
+    dataset = tf.data.Dataset.from_generator(lambda: stream, output_signature=signature)
+    return dataset.prefetch(2).with_options(options)
 
 
 def build_for_training(model, images: np.ndarray, labels: np.ndarray) -> None:
