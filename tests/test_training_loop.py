@@ -63,3 +63,15 @@ def test_gc_paused_restores_the_collector_even_on_error():
         assert not gc.isenabled()  # a collector the caller had turned off stays off
     finally:
         gc.enable()
+
+
+def test_build_for_training_leaves_random_layers_seeds_alone():
+    """A resumed run repeats the uninterrupted one only if nothing but training draws random numbers."""
+    images, labels = _arrays(4)
+    model = get_model("best")  # random rotation, shift, zoom and dropout
+    compile_model(model, resolve_config({"model": "best"}, get_spec("best").defaults), total_steps=2)
+    seeds = [variable for variable in model.non_trainable_variables if "seed_generator" in variable.path]
+    before = [np.array(variable.numpy()) for variable in seeds]
+    build_for_training(model, images, labels)
+    assert seeds and all(np.array_equal(old, new.numpy()) for old, new in zip(before, seeds, strict=True))
+    assert model.optimizer.built

@@ -100,7 +100,9 @@ def member(
         name, settings = parse_recipe(variant)
         if epochs:
             settings = {"epochs": epochs, **settings}
-        if (run_dir / "config.json").exists():
+        if (run_dir / "metrics.json").exists():
+            pass  # trained; only its validation scores are missing
+        elif (run_dir / "config.json").exists():
             mnistlab.train(resume=str(run_dir))
         else:
             mnistlab.train(
