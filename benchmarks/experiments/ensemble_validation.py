@@ -4,7 +4,8 @@
 
 Each (seed, variant) is a real `mnistlab.train` run on the first 60,000 - val_size training images;
 its saved model then scores the last val_size images, and the probabilities are kept in --out, so an
-interrupted study resumes where it stopped. Printed: each member's validation accuracy and time, then
+interrupted study resumes where it stopped. --shifts 5 or 9 averages each member over its input and the
+input moved by one pixel (test-time augmentation). Printed: each member's validation accuracy and time, then
 the accuracy of averaged probabilities for every pair of members and for each group (all members of one
 variant, and all members together), with how often the two members of a pair disagree. The test split
 plays no part.
@@ -83,8 +84,26 @@ def register_candidates() -> None:
     )
 
 
+# --shifts: the positions averaged at test time, (rows, columns) moved; empty pixels are black
+SHIFTS = {
+    1: [(0, 0)],
+    5: [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)],
+    9: [(rows, columns) for rows in (-1, 0, 1) for columns in (-1, 0, 1)],
+}
+
+
+def shifted(images: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """(N, H, W, C) images moved down `rows` and right `columns` pixels (negative: up, left)."""
+    height, width = images.shape[1:3]
+    moved = np.zeros_like(images)
+    moved[:, max(rows, 0) : height + min(rows, 0), max(columns, 0) : width + min(columns, 0)] = images[
+        :, max(-rows, 0) : height - max(rows, 0), max(-columns, 0) : width - max(columns, 0)
+    ]
+    return moved
+
+
 def member(
-    out: Path, variant: str, seed: int, cut: int, epochs: int | None, val_images
+    out: Path, variant: str, seed: int, cut: int, epochs: int | None, val_images, shifts: int = 1
 ) -> tuple[np.ndarray, float]:
     """Train (or resume, or reuse) one member; its validation probabilities and training seconds."""
     import json
@@ -95,7 +114,7 @@ def member(
     from mnistlab.bench import parse_recipe
 
     run_dir = out / f"{variant}-seed{seed}"
-    scores = run_dir / "val_probabilities.npy"
+    scores = run_dir / ("val_probabilities.npy" if shifts == 1 else f"val_probabilities_{shifts}.npy")
     if not scores.exists():
         name, settings = parse_recipe(variant)
         if epochs:
@@ -109,7 +128,13 @@ def member(
                 name, train_split=f"train[:{cut}]", seed=seed, progress=False, out=str(run_dir), **settings
             )
         model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
-        probabilities = model.predict(val_images, batch_size=1000, verbose=0)
+        probabilities = np.mean(
+            [
+                model.predict(shifted(val_images, *move), batch_size=1000, verbose=0)
+                for move in SHIFTS[shifts]
+            ],
+            axis=0,
+        )
         np.save(scores, probabilities)
     seconds = json.loads((run_dir / "metrics.json").read_text())["train_seconds"]
     return np.load(scores), seconds
@@ -122,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("variants", nargs="+")
     parser.add_argument("--out", required=True, help="folder for the members' runs and scores")
+    parser.add_argument("--shifts", type=int, choices=sorted(SHIFTS), default=1, help="test-time positions")
     parser.add_argument("--seeds", type=int, default=2, help="seeds 0..N-1")
     parser.add_argument("--epochs", type=int, default=None, help="default: each recipe's own")
     parser.add_argument("--val-size", type=int, default=10_000, help="the last N train images validate")
@@ -135,7 +161,7 @@ def main() -> None:
     probabilities = {}
     for seed in range(args.seeds):
         for variant in args.variants:
-            scores, seconds = member(out, variant, seed, cut, args.epochs, val_images)
+            scores, seconds = member(out, variant, seed, cut, args.epochs, val_images, args.shifts)
             probabilities[(variant, seed)] = scores
             accuracy = np.mean(scores.argmax(1) == val_labels)
             print(f"member {variant:<24} seed {seed}  val {accuracy:.4f}  {seconds:.0f} s", flush=True)
