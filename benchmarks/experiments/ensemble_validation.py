@@ -1,6 +1,7 @@
 """Which members make a better ensemble? Members trained on part of the training set, scored on the rest.
 
     python benchmarks/experiments/ensemble_validation.py --out /tmp/ens-val --seeds 2 best deep
+    python benchmarks/experiments/ensemble_validation.py --out /tmp/ens-val --seeds 1 best elastic7 elastic10
 
 Each (seed, variant) is a real `mnistlab.train` run on the first 60,000 - val_size training images;
 its saved model then scores the last val_size images, and the probabilities are kept in --out, so an
@@ -14,11 +15,17 @@ plays no part.
 strided 5x5 one (in place of pooling), each with batch norm, then a 4x4 convolution to 128 features;
 dropout 0.4 after each stage, and the `best` recipe's augmentation and training settings. About 2x
 the multiply-adds of `best`.
+
+`elastic7`, `elastic10`: `best` with an elastic distortion before its rotation, shift and zoom (Simard
+et al. 2003): each image is resampled through a smooth random displacement field, normal displacements of
+0.7 or 1.0 pixels (std) at a 4x4 grid of control points, independent for rows and columns, bicubically
+interpolated to every pixel. 1.0 pixels is about the strength of Simard's sigma=4, alpha=34.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import os
 from pathlib import Path
@@ -67,6 +74,73 @@ def build_deep(input_shape, num_classes: int, filters: int = 32, dropout: float 
     )
 
 
+@functools.cache
+def elastic_layer():
+    """The RandomElastic layer class (built on first use, so that importing this file needs no Keras)."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="mnistlab_experiments")
+    class RandomElastic(keras.layers.Layer):
+        def __init__(self, magnitude: float = 1.0, grid: int = 4, seed=None, **kwargs):
+            super().__init__(**kwargs)
+            self.magnitude, self.grid, self.seed = float(magnitude), int(grid), seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, images, training=False):
+            if not training:
+                return images
+            batch = ops.shape(images)[0]
+            height, width = images.shape[1], images.shape[2]
+            noise = keras.random.normal(
+                (batch, self.grid, self.grid, 2), stddev=self.magnitude, seed=self.seed_generator
+            )
+            field = ops.image.resize(noise, (height, width), interpolation="bicubic")
+            rows = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1)) + field[..., 0]
+            cols = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width)) + field[..., 1]
+            row0, col0 = ops.floor(rows), ops.floor(cols)
+            flat = ops.reshape(images, (batch, height * width))
+            out = 0.0
+            for d_row, d_col in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                r, c = row0 + d_row, col0 + d_col
+                weight = (1.0 - ops.abs(rows - r)) * (1.0 - ops.abs(cols - c))
+                inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
+                index = ops.cast(ops.clip(r, 0, height - 1) * width + ops.clip(c, 0, width - 1), "int32")
+                picked = ops.take_along_axis(flat, ops.reshape(index, (batch, height * width)), axis=1)
+                out = out + ops.reshape(picked, (batch, height, width)) * weight * ops.cast(inside, "float32")
+            return ops.reshape(out, ops.shape(images))
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            return {**super().get_config(), "magnitude": self.magnitude, "grid": self.grid, "seed": self.seed}
+
+    return RandomElastic
+
+
+def build_elastic(magnitude: float):
+    def build(input_shape, num_classes: int, filters: int = 32, dropout: float = 0.3):
+        import keras
+
+        from mnistlab.models import best
+
+        layers = keras.layers
+        return keras.Sequential(
+            [
+                keras.Input(input_shape),
+                elastic_layer()(magnitude),
+                *best.augmentation(layers),
+                *best.features(layers, filters),
+                layers.Dropout(dropout),
+                layers.Dense(num_classes, activation="softmax"),
+            ],
+            name=f"elastic{magnitude:g}",
+        )
+
+    return build
+
+
 def register_candidates() -> None:
     from mnistlab.models import best
     from mnistlab.models.registry import ModelSpec, get_spec, register
@@ -82,6 +156,17 @@ def register_candidates() -> None:
             defaults=best.DEFAULTS,
         )
     )
+    for tenths in (7, 10):
+        register(
+            ModelSpec(
+                name=f"elastic{tenths}",
+                description=f"candidate: best with elastic distortions of {tenths / 10} pixels",
+                build=build_elastic(tenths / 10),
+                kind="keras",
+                architecture={"filters": 32, "dropout": 0.3},
+                defaults=best.DEFAULTS,
+            )
+        )
 
 
 # --shifts: the positions averaged at test time, (rows, columns) moved; empty pixels are black
