@@ -25,23 +25,23 @@ interpolated to every pixel. 1.0 pixels is about the strength of Simard's sigma=
 from __future__ import annotations
 
 import argparse
-import functools
 import itertools
 import os
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras loads TensorFlow
+
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+from mnistlab.models import best  # noqa: E402
 
 TRAIN_SIZE = 60_000
 
 
 def build_deep(input_shape, num_classes: int, filters: int = 32, dropout: float = 0.4):
-    import keras
-
-    from mnistlab.models.best import augmentation
-
     layers = keras.layers
 
     def conv(count, kernel_size, strides=1, padding="valid"):
@@ -62,7 +62,7 @@ def build_deep(input_shape, num_classes: int, filters: int = 32, dropout: float 
     return keras.Sequential(
         [
             keras.Input(input_shape),
-            *augmentation(layers),
+            *best.augmentation(layers),
             *stage(filters),  # 28 -> 26 -> 24 -> 12
             *stage(2 * filters),  # 12 -> 10 -> 8 -> 4
             *conv(4 * filters, 4),  # 4 -> 1
@@ -74,75 +74,57 @@ def build_deep(input_shape, num_classes: int, filters: int = 32, dropout: float 
     )
 
 
-@functools.cache
-def elastic_layer():
-    """The RandomElastic layer class (built on first use, so that importing this file needs no Keras)."""
-    import keras
-    from keras import ops
+@keras.saving.register_keras_serializable(package="mnistlab_experiments")
+class RandomElastic(keras.layers.Layer):
+    """Training only: each image resampled (bilinear, black outside) through a smooth random field."""
 
-    @keras.saving.register_keras_serializable(package="mnistlab_experiments")
-    class RandomElastic(keras.layers.Layer):
-        def __init__(self, magnitude: float = 1.0, grid: int = 4, seed=None, **kwargs):
-            super().__init__(**kwargs)
-            self.magnitude, self.grid, self.seed = float(magnitude), int(grid), seed
-            self.seed_generator = keras.random.SeedGenerator(seed)
+    def __init__(self, magnitude: float = 1.0, grid: int = 4, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.magnitude, self.grid, self.seed = float(magnitude), int(grid), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
-        def call(self, images, training=False):
-            if not training:
-                return images
-            batch = ops.shape(images)[0]
-            height, width = images.shape[1], images.shape[2]
-            noise = keras.random.normal(
-                (batch, self.grid, self.grid, 2), stddev=self.magnitude, seed=self.seed_generator
-            )
-            field = ops.image.resize(noise, (height, width), interpolation="bicubic")
-            rows = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1)) + field[..., 0]
-            cols = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width)) + field[..., 1]
-            row0, col0 = ops.floor(rows), ops.floor(cols)
-            flat = ops.reshape(images, (batch, height * width))
-            out = 0.0
-            for d_row, d_col in ((0, 0), (0, 1), (1, 0), (1, 1)):
-                r, c = row0 + d_row, col0 + d_col
-                weight = (1.0 - ops.abs(rows - r)) * (1.0 - ops.abs(cols - c))
-                inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
-                index = ops.cast(ops.clip(r, 0, height - 1) * width + ops.clip(c, 0, width - 1), "int32")
-                picked = ops.take_along_axis(flat, ops.reshape(index, (batch, height * width)), axis=1)
-                out = out + ops.reshape(picked, (batch, height, width)) * weight * ops.cast(inside, "float32")
-            return ops.reshape(out, ops.shape(images))
+    def call(self, images, training=False):
+        if not training:
+            return images
+        batch = ops.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+        noise = keras.random.normal(
+            (batch, self.grid, self.grid, 2), stddev=self.magnitude, seed=self.seed_generator
+        )
+        field = ops.image.resize(noise, (height, width), interpolation="bicubic")
+        rows = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1)) + field[..., 0]
+        cols = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width)) + field[..., 1]
+        row0, col0 = ops.floor(rows), ops.floor(cols)
+        flat = ops.reshape(images, (batch, height * width))
+        out = 0.0
+        for d_row, d_col in ((0, 0), (0, 1), (1, 0), (1, 1)):
+            r, c = row0 + d_row, col0 + d_col
+            weight = (1.0 - ops.abs(rows - r)) * (1.0 - ops.abs(cols - c))
+            inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
+            index = ops.cast(ops.clip(r, 0, height - 1) * width + ops.clip(c, 0, width - 1), "int32")
+            picked = ops.take_along_axis(flat, ops.reshape(index, (batch, height * width)), axis=1)
+            out = out + ops.reshape(picked, (batch, height, width)) * weight * ops.cast(inside, "float32")
+        return ops.reshape(out, ops.shape(images))
 
-        def compute_output_shape(self, input_shape):
-            return input_shape
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
-        def get_config(self):
-            return {**super().get_config(), "magnitude": self.magnitude, "grid": self.grid, "seed": self.seed}
-
-    return RandomElastic
+    def get_config(self):
+        return {**super().get_config(), "magnitude": self.magnitude, "grid": self.grid, "seed": self.seed}
 
 
 def build_elastic(magnitude: float):
+    """A `best` builder with RandomElastic(magnitude) in front of the network `best.build` makes."""
+
     def build(input_shape, num_classes: int, filters: int = 32, dropout: float = 0.3):
-        import keras
-
-        from mnistlab.models import best
-
-        layers = keras.layers
-        return keras.Sequential(
-            [
-                keras.Input(input_shape),
-                elastic_layer()(magnitude),
-                *best.augmentation(layers),
-                *best.features(layers, filters),
-                layers.Dropout(dropout),
-                layers.Dense(num_classes, activation="softmax"),
-            ],
-            name=f"elastic{magnitude:g}",
-        )
+        network = best.build(input_shape, num_classes, filters=filters, dropout=dropout)
+        layers = [keras.Input(input_shape), RandomElastic(magnitude), *network.layers]
+        return keras.Sequential(layers, name=f"elastic{magnitude:g}")
 
     return build
 
 
 def register_candidates() -> None:
-    from mnistlab.models import best
     from mnistlab.models.registry import ModelSpec, get_spec, register
 
     get_spec("best")  # discover the zoo first
@@ -191,38 +173,32 @@ def member(
     out: Path, variant: str, seed: int, cut: int, epochs: int | None, val_images, shifts: int = 1
 ) -> tuple[np.ndarray, float]:
     """Train (or resume, or reuse) one member; its validation probabilities and training seconds."""
-    import json
-
-    import keras
-
     import mnistlab
     from mnistlab.bench import parse_recipe
+    from mnistlab.training.run import load_run
 
     run_dir = out / f"{variant}-seed{seed}"
-    scores = run_dir / ("val_probabilities.npy" if shifts == 1 else f"val_probabilities_{shifts}.npy")
-    if not scores.exists():
+    run = load_run(run_dir) if run_dir.exists() else None
+    if run is None:
         name, settings = parse_recipe(variant)
         if epochs:
             settings = {"epochs": epochs, **settings}
-        if (run_dir / "metrics.json").exists():
-            pass  # trained; only its validation scores are missing
-        elif (run_dir / "config.json").exists():
-            mnistlab.train(resume=str(run_dir))
-        else:
-            mnistlab.train(
-                name, train_split=f"train[:{cut}]", seed=seed, progress=False, out=str(run_dir), **settings
-            )
-        model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+        run = mnistlab.train(
+            name, train_split=f"train[:{cut}]", seed=seed, progress=False, out=str(run_dir), **settings
+        )
+    elif not run.metrics:  # interrupted
+        run = mnistlab.train(resume=str(run_dir))
+    scores = run_dir / ("val_probabilities.npy" if shifts == 1 else f"val_probabilities_{shifts}.npy")
+    if not scores.exists():
         probabilities = np.mean(
             [
-                model.predict(shifted(val_images, *move), batch_size=1000, verbose=0)
+                run.model.predict(shifted(val_images, *move), batch_size=1000, verbose=0)
                 for move in SHIFTS[shifts]
             ],
             axis=0,
         )
         np.save(scores, probabilities)
-    seconds = json.loads((run_dir / "metrics.json").read_text())["train_seconds"]
-    return np.load(scores), seconds
+    return np.load(scores), run.metrics["train_seconds"]
 
 
 def main() -> None:

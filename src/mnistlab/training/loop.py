@@ -57,9 +57,9 @@ def epoch_feed(images: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_
     Keras' own wrapping of a generator autotunes the prefetch, and in about a quarter of fit calls the
     autotuner's thread held the end of `fit` back by 0.6-0.7 s (benchmarks/RESULTS.md, "per-step overhead").
     """
-    stream = batches(images, labels, order, batch_size)
     import keras
 
+    stream = batches(images, labels, order, batch_size)
     if keras.backend.backend() != "tensorflow":
         return stream
     import tensorflow as tf
