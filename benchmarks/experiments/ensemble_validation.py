@@ -2,6 +2,8 @@
 
     python benchmarks/experiments/ensemble_validation.py --out /tmp/ens-val --seeds 2 best deep
     python benchmarks/experiments/ensemble_validation.py --out /tmp/ens-val --seeds 1 best elastic7 elastic10
+    python benchmarks/experiments/ensemble_validation.py --out /tmp/ens-val --seeds 1 \
+        best simple5+precision=bfloat16
 
 Each (seed, variant) is a real `mnistlab.train` run on the first 60,000 - val_size training images;
 its saved model then scores the last val_size images, and the probabilities are kept in --out, so an
@@ -20,6 +22,10 @@ the multiply-adds of `best`.
 et al. 2003): each image is resampled through a smooth random displacement field, normal displacements of
 0.7 or 1.0 pixels (std) at a 4x4 grid of control points, independent for rows and columns, bicubically
 interpolated to every pixel. 1.0 pixels is about the strength of Simard's sigma=4, alpha=34.
+
+`simple3`, `simple5`, `simple7`: the full-resolution networks of member_costs.py (unpadded convolutions,
+no pooling), with `best`'s augmentation and training settings; with +precision=bfloat16 they take 0.7x
+their float32 time.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before Keras loads TensorF
 
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
+from member_costs import build_simple  # noqa: E402
 
 from mnistlab.models import best  # noqa: E402
 
@@ -138,6 +145,17 @@ def register_candidates() -> None:
             defaults=best.DEFAULTS,
         )
     )
+    for kernel_size in (3, 5, 7):
+        register(
+            ModelSpec(
+                name=f"simple{kernel_size}",
+                description=f"candidate: unpooled {kernel_size}x{kernel_size} convolutions (member_costs.py)",
+                build=build_simple(kernel_size),
+                kind="keras",
+                architecture={},
+                defaults=best.DEFAULTS,
+            )
+        )
     for tenths in (7, 10):
         register(
             ModelSpec(
