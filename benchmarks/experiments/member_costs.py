@@ -32,6 +32,7 @@ import keras  # noqa: E402
 from common import load_mnist  # noqa: E402
 
 from mnistlab.models import best  # noqa: E402
+from mnistlab.training.runtime import precision_policy  # noqa: E402
 
 BATCH = 128
 STEPS_PER_EPOCH = -(-60_000 // BATCH)
@@ -44,15 +45,17 @@ def build_simple(kernel_size: int):
     layers = keras.layers
 
     def build(input_shape, num_classes: int):
-        stack = [keras.Input(input_shape), *best.augmentation(layers)]
-        for count in channels:
-            stack += [
-                layers.Conv2D(count, kernel_size, use_bias=False),
-                layers.BatchNormalization(),
-                layers.ReLU(),
-            ]
-        stack += [layers.Flatten(), layers.Dense(num_classes, activation="softmax")]
-        return keras.Sequential(stack, name=f"simple{kernel_size}")
+        convolutions = [layer for count in channels for layer in best._conv(layers, count, kernel_size)]
+        return keras.Sequential(
+            [
+                keras.Input(input_shape),
+                *best.augmentation(layers),
+                *convolutions,
+                layers.Flatten(),
+                layers.Dense(num_classes, activation="softmax"),
+            ],
+            name=f"simple{kernel_size}",
+        )
 
     return build
 
@@ -78,13 +81,12 @@ class StepClock(keras.callbacks.Callback):
 
 def step_seconds(name: str, precision: str, images, labels, steps: int) -> tuple[float, float]:
     """(wall, CPU) seconds per training step of one freshly built network, after its warm-up steps."""
-    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
-    model = CANDIDATES[name]((28, 28, 1), 10)
+    with precision_policy(precision):
+        model = CANDIDATES[name]((28, 28, 1), 10)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     count = (WARMUP_STEPS + steps) * BATCH
     clock = StepClock()
     model.fit(images[:count], labels[:count], batch_size=BATCH, shuffle=False, verbose=0, callbacks=[clock])
-    keras.config.set_dtype_policy("float32")
     return clock.elapsed[0] / steps, clock.elapsed[1] / steps
 
 
