@@ -143,6 +143,7 @@ def test_user_errors_are_one_line(in_tmp, capsys, args, message):
     (in_tmp / "finished").mkdir()
     (in_tmp / "finished" / "config.json").write_text("{}")
     (in_tmp / "finished" / "metrics.json").write_text("{}")
+    (in_tmp / "finished" / "report.html").write_text("<html></html>")
     (in_tmp / "unfinished").mkdir()
     (in_tmp / "unfinished" / "config.json").write_text("{}")
 

@@ -6,6 +6,7 @@
     mnistlab train --model ensemble --n-estimators 9 --budget-minutes 90   # `best` members, then averaged
     mnistlab train --model my_net.py                   # a file with build_model(input_shape, num_classes)
     mnistlab train --resume runs/2026-11-23-mlp        # continue after Ctrl-C or a crash
+    mnistlab train --resume runs/x --allow-code        # a run from my_net.py: runs the file again
 
 Every flag is one field of the training config (mnistlab/training/config.py); a flag left out takes the
 model recipe's value, then the config default.
@@ -74,13 +75,23 @@ def train_command(
     resume: Annotated[
         str | None, typer.Option(help="Continue the unfinished run in this directory, with its settings.")
     ] = None,
+    allow_code: Annotated[
+        bool,
+        typer.Option(
+            "--allow-code", help="With --resume: run the Python model file the run was trained from."
+        ),
+    ] = False,
 ) -> None:
     """Train a model and save a run directory (config, history, checkpoints, model, metrics)."""
-    settings = {name: value for name, value in locals().items() if value is not None and name != "resume"}
+    settings = {
+        name: value
+        for name, value in locals().items()
+        if value is not None and name not in ("resume", "allow_code")
+    }
     from mnistlab.training.api import train
 
     if resume is not None:
-        run = train(resume=resume, **settings)
+        run = train(resume=resume, allow_code=allow_code, **settings)
     else:
         run = train(**settings)
     metrics = run.metrics

@@ -105,6 +105,7 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
         CONFIG_FILE,
         METRICS_FILE,
         environment,
+        finish_run,
         new_run_dir,
         read_config,
         write_config,
@@ -163,6 +164,7 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
         },
     )
     write_run_report(run_dir, model=model, probabilities=probabilities)
+    finish_run(run_dir)
     return load_run(run_dir)
 
 

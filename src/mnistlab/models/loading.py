@@ -3,8 +3,9 @@
     clf = load_classifier("runs/2026-11-23-fastcnn")   # or model.keras / model.skops / model.onnx
     probabilities = clf.predict_proba(images)          # images: uint8 (N, 28, 28, 1) -> (N, C) float32
 
-Nothing in a model file is executed: Keras files load with safe_mode=True, skops files load only
-if every type they contain is a numpy or scikit-learn type, and ONNX graphs are data.
+Nothing in a model file is executed: Keras files load with safe_mode=True, skops files load only if
+every object they describe is of a type on an exact list (the random forest mnistlab saves, its trees,
+numpy arrays and plain containers; never a function), and ONNX graphs are data.
 """
 
 from __future__ import annotations
@@ -24,7 +25,25 @@ MODEL_FILES = (
     "model.skops",
     "model.onnx",
 )  # looked for in a run directory, in order
-_SAFE_SKOPS_PREFIXES = ("sklearn.", "numpy.", "builtins.", "collections.")
+# Every type a .skops file from mnistlab holds: the forest, its trees, arrays, numbers and containers.
+# Exact names, never prefixes: "builtins." or "numpy." would admit eval and numpy.load, and a function
+# stored in a FunctionTransformer runs on every prediction. skops' own defaults trust every
+# scikit-learn estimator and numpy ufunc, so the whole file is checked against this list first.
+TRUSTED_SKOPS_TYPES = frozenset(
+    {
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._tree.Tree",
+        *(f"builtins.{name}" for name in ("dict", "list", "tuple", "str", "int", "float", "bool")),
+        "numpy.ndarray",
+        *(f"numpy.{name}" for name in ("bool", "bool_", "str_", "float16", "float32", "float64")),
+        *(f"numpy.{sign}int{bits}" for sign in ("", "u") for bits in (8, 16, 32, 64)),
+    }
+)
+# How skops stores those objects; function, method and operator nodes are never among them.
+TRUSTED_SKOPS_LOADERS = frozenset(
+    {"ObjectNode", "TreeNode", "DictNode", "ListNode", "TupleNode", "JsonNode", "TypeNode", "NdArrayNode"}
+)
 
 
 def to_float(images: np.ndarray) -> np.ndarray:
@@ -123,21 +142,43 @@ def load_keras_model(path):
     return _load_keras(Path(path))
 
 
+def skops_types(path: Path) -> set[tuple[str, str]]:
+    """Every (type name, skops loader) a .skops file describes, read from its schema (nothing is built)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, RecursionError) as error:
+        raise ModelFileError(f"{path} is not a skops model file ({type(error).__name__}: {error})") from None
+    found: set[tuple[str, str]] = set()
+    pending = [schema]
+    while pending:  # iterative: a deeply nested schema cannot exhaust the stack
+        node = pending.pop()
+        if isinstance(node, dict):
+            if "__class__" in node:
+                found.add((f"{node.get('__module__')}.{node['__class__']}", str(node.get("__loader__"))))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
+
+
 def _load_skops(path: Path):
     import skops.io as sio
 
-    try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as error:
-        raise ModelFileError(f"{path} is not a skops model file ({error})") from error
-    unsafe = [t for t in untrusted if not t.startswith(_SAFE_SKOPS_PREFIXES)]
-    if unsafe:
+    found = skops_types(path)
+    refused = sorted(
+        name
+        for name, loader in found
+        if name not in TRUSTED_SKOPS_TYPES or loader not in TRUSTED_SKOPS_LOADERS
+    )
+    if refused:
         raise ModelFileError(
-            f"{path} contains types that are not numpy or scikit-learn ({', '.join(unsafe)}); "
-            "refusing to load it"
+            f"{path} holds types that a mnistlab model never contains and that could run code "
+            f"({', '.join(refused)}); refusing to load it. Load only .skops files made by `mnistlab train`"
         )
+    trusted = sorted({name for name, _ in found})  # all on the exact list, checked above
     try:
-        return sio.load(path, trusted=untrusted)
+        return sio.load(path, trusted=trusted)
     except Exception as error:
         raise ModelFileError(f"{path} could not be loaded as a skops model ({error})") from error
 

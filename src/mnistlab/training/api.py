@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab.errors import MnistlabError
+from mnistlab.files import DiskFullError
 from mnistlab.training.config import (
     ARCHITECTURE_FIELDS,
     DEFAULT_MODEL,
@@ -30,8 +31,11 @@ from mnistlab.training.run import Run
 from mnistlab.training.rundir import (
     CHECKPOINTS_DIR,
     existing_run,
+    finish_run,
+    needs_report,
     new_run_dir,
     read_config,
+    release,
     write_config,
     write_history,
     write_metrics,
@@ -43,20 +47,39 @@ MODEL_KERAS = "model.keras"
 MODEL_SKOPS = "model.skops"
 
 
-def train(model: str = DEFAULT_MODEL, *, resume: str | Path | None = None, **settings: Any) -> Run:
-    """Train `model` with `settings` (TrainConfig fields) -> Run; or continue the unfinished run `resume`."""
+def train(
+    model: str = DEFAULT_MODEL,
+    *,
+    resume: str | Path | None = None,
+    allow_code: bool = False,
+    **settings: Any,
+) -> Run:
+    """Train `model` with `settings` (TrainConfig fields) -> Run; or continue the unfinished run `resume`.
+
+    A run trained from a Python file runs that file again when resumed: only with allow_code=True, since a
+    run folder may come from someone else (naming the file with model="net.py" is consent enough).
+    """
     if resume is not None:
-        run_dir = existing_run(resume)
         shown = settings.pop("progress", None)  # display only: the one setting a resume may change
         if settings or model != DEFAULT_MODEL:
             given = ", ".join(sorted(settings)) or "model"
             raise MnistlabError(
                 f"--resume continues a run with its saved settings; drop {given} (or start a new run)"
             )
+        run_dir = existing_run(resume)
+        if needs_report(run_dir):  # killed after metrics.json: only the report is missing
+            return _finish_report(run_dir)
         config = config_from_dict(read_config(run_dir))
         if shown is not None:
             config = TrainConfig(**{**config.to_dict(), "progress": shown})
-        return _execute(config, model_source(config.model), run_dir)
+        source = model_source(config.model)
+        if source.path is not None and source.path.suffix == ".py" and not allow_code:
+            release(run_dir)
+            raise MnistlabError(
+                f"{run_dir} was trained from the Python file {source.path}, and resuming it would run "
+                "that file; if you trust it, resume with --allow-code (allow_code=True)"
+            )
+        return _execute(config, source, run_dir)
     source = model_source(model)
     config = resolve_config({**settings, "model": model}, source.recipe_defaults)
     if config.precision == "auto":  # record what this machine uses
@@ -170,10 +193,12 @@ def _execute(config: TrainConfig, source: ModelSource, run_dir: Path | None):
     from mnistlab.training.inputs import load_training_data
     from mnistlab.training.progress import EpochProgress
     from mnistlab.training.run import load_run
-    from mnistlab.training.rundir import environment
+    from mnistlab.training.rundir import environment, remove_partial_files
     from mnistlab.training.runtime import limit_threads, precision_policy, seed_everything
     from mnistlab.training.scores import score
 
+    if run_dir is not None:
+        remove_partial_files(run_dir)  # a kill mid-write leaves them; the checkpoints before are whole
     seed_everything(config.seed)
     limit_threads(config.threads)
     start = time.perf_counter()
@@ -191,16 +216,30 @@ def _execute(config: TrainConfig, source: ModelSource, run_dir: Path | None):
         try:
             fit = _fit_sklearn if source.kind == "sklearn" else _fit_keras
             model, state, probabilities, eval_seconds, params = fit(model, data, config, run_dir, progress)
+            metrics = _metrics(
+                state, score(probabilities, data.test_labels), eval_seconds, load_seconds, params, data
+            )
+            write_history(run_dir, state.history)
+            write_metrics(run_dir, metrics)  # its presence marks the training complete
+            write_run_report(run_dir, model=model, probabilities=probabilities)  # reusing test outputs
         except KeyboardInterrupt:
             progress.stop()
             print(f"\ninterrupted; continue with: mnistlab train --resume {run_dir}", file=sys.stderr)
             raise
-    metrics = _metrics(
-        state, score(probabilities, data.test_labels), eval_seconds, load_seconds, params, data
-    )
-    write_history(run_dir, state.history)
-    write_metrics(run_dir, metrics)  # last: its presence marks the run complete
-    write_run_report(run_dir, model=model, probabilities=probabilities)  # report.html, reusing test outputs
+        except DiskFullError as error:
+            progress.stop()
+            raise error.then(f"continue with: mnistlab train --resume {run_dir}") from error
+    finish_run(run_dir)
     run = load_run(run_dir)
     run._model = model
     return run
+
+
+def _finish_report(run_dir: Path) -> Run:
+    """Write the report of a run whose training finished (metrics.json) but whose report did not."""
+    from mnistlab.evaluation.api import write_run_report
+    from mnistlab.training.run import load_run
+
+    write_run_report(run_dir)
+    finish_run(run_dir)
+    return load_run(run_dir)

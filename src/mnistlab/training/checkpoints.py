@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,14 +99,8 @@ class Checkpoints:
         return LoopState(**saved)
 
     def save_best(self, model) -> None:
-        # Keras insists on the ".weights.h5" ending, which atomic_path's temporary name would not keep.
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{os.getpid()}-{BEST_WEIGHTS}"
-        try:
+        with atomic_path(self.folder / BEST_WEIGHTS) as tmp:  # tmp keeps the ".weights.h5" Keras wants
             model.save_weights(tmp)
-            os.replace(tmp, self.folder / BEST_WEIGHTS)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def load_best(self, model) -> None:
         model.load_weights(self.folder / BEST_WEIGHTS)

@@ -5,7 +5,9 @@ runs/2026-11-23-mlp/
     history.csv     one row per finished epoch: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds
     checkpoints/    epoch-0003.keras (+ .json loop state) per epoch, the last `keep_checkpoints` kept
     model.keras     the final model (best val_loss weights when there is validation data), or model.skops
-    metrics.json    test_accuracy, test_loss, train_seconds, epochs, ...: written last, marks the run complete
+    metrics.json    test_accuracy, test_loss, train_seconds, epochs, ...: marks the training complete
+    report.html     the evaluation report, written after metrics.json (a resume writes it if missing)
+    .lock           held (flock) by the process writing the run, so two processes never share one
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mnistlab import files
 from mnistlab.errors import MnistlabError
 from mnistlab.files import atomic_write_json, atomic_write_text
 
@@ -27,28 +30,71 @@ RUNS_ROOT = Path("runs")
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.html"
 CHECKPOINTS_DIR = "checkpoints"
+LOCK_FILE = ".lock"
+
+_CLAIMED: dict[Path, int] = {}  # run directory -> open descriptor of its locked .lock file
+
+
+def claim(run_dir: Path) -> None:
+    """Lock `run_dir` for this process until release() or exit (the kernel frees it if we are killed).
+
+    Re-entrant within one process, so that a run interrupted in a notebook can be resumed there.
+    """
+    key = run_dir.resolve()
+    if key in _CLAIMED:
+        return
+    try:
+        import fcntl
+    except ImportError:  # Windows: exclusive mkdir alone guards new run directories
+        return
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise MnistlabError(
+            f"{run_dir} is in use by another mnistlab process (still training?); wait for it to end, "
+            "or use another run directory"
+        ) from None
+    _CLAIMED[key] = fd
+
+
+def release(run_dir: Path, finished: bool = False) -> None:
+    """Give up the lock taken by claim(); a finished run keeps no .lock file (nothing resumes it)."""
+    fd = _CLAIMED.pop(run_dir.resolve(), None)
+    if fd is None:
+        return
+    if finished:
+        (run_dir / LOCK_FILE).unlink(missing_ok=True)  # while still held: no one else is in between
+    os.close(fd)  # closing the descriptor drops the flock
 
 
 def new_run_dir(model_name: str, out: str | None) -> Path:
-    """`out`, or the first free runs/<YYYY-MM-DD>-<model>[-N]; created empty."""
+    """`out` (absent or empty), or the first free runs/<YYYY-MM-DD>-<model>[-N]; created and claimed."""
     if out is not None:
         path = Path(out).expanduser()
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if path.exists() and not path.is_dir():
+            raise MnistlabError(f"{path} is a file, not a folder; pick another --out")
+        path.mkdir(parents=True, exist_ok=True)
+        claim(path)  # first claim, then look: whoever holds the lock sees the folder as it is
+        if any(entry.name != LOCK_FILE for entry in path.iterdir()):
+            release(path)
             raise MnistlabError(
                 f"{path} already exists and is not empty; pick another --out, "
                 f"or continue it with --resume {path}"
             )
-        path.mkdir(parents=True, exist_ok=True)
         return path
     stem = f"{datetime.date.today().isoformat()}-{model_name}"
     for number in range(1, 10_000):
         path = RUNS_ROOT / (stem if number == 1 else f"{stem}-{number}")
         try:
             path.mkdir(parents=True)  # exist_ok=False: two runs started at once never share a folder
-            return path
         except FileExistsError:
             continue
+        claim(path)
+        return path
     raise MnistlabError(f"{RUNS_ROOT} holds 10000 runs named {stem}-N; clean up or pass --out")
 
 
@@ -114,16 +160,34 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
 
 
 def is_complete(run_dir: Path) -> bool:
+    """Training and its metrics are done (the report may still be missing, see needs_report)."""
     return (run_dir / METRICS_FILE).is_file()
 
 
+def needs_report(run_dir: Path) -> bool:
+    return is_complete(run_dir) and not (run_dir / REPORT_FILE).is_file()
+
+
 def existing_run(run_dir: str | os.PathLike) -> Path:
-    """A run directory that can be resumed: it exists, was started by `mnistlab train`, is not finished."""
+    """A run directory that can be resumed: made by `mnistlab train`, unfinished, and now claimed."""
     path = Path(run_dir).expanduser()
     if not (path / CONFIG_FILE).is_file():
         raise MnistlabError(
             f"{path} is not a run directory (no {CONFIG_FILE}); pass the folder `mnistlab train` made"
         )
-    if is_complete(path):
+    if is_complete(path) and not needs_report(path):
         raise MnistlabError(f"{path} is already complete ({METRICS_FILE} exists); start a new run instead")
+    claim(path)
     return path
+
+
+def finish_run(run_dir: Path) -> None:
+    """A run is written: drop what killed writers left behind and let other processes at it."""
+    remove_partial_files(run_dir)
+    release(run_dir, finished=True)
+
+
+def remove_partial_files(run_dir: Path) -> None:
+    """What a killed process left half-written in the run (checkpoints of several MB among it)."""
+    for folder in (run_dir, run_dir / CHECKPOINTS_DIR):
+        files.remove_partial_files(folder)
