@@ -44,7 +44,7 @@ def test_list_info_and_help(mnist_dir, tmp_path):
     assert info.returncode == 0 and "name='fashion_mnist'" in info.stdout and "num_classes=10" in info.stdout
     assert "'train': <SplitInfo num_examples=60000" in info.stdout
     help_text = run_cli("--help").stdout
-    for command in ("list", "info", "show", "stats", "bench"):
+    for command in ("list", "info", "show", "stats", "bench", "verify"):
         assert command in help_text
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from fixtures_data import synthetic
+from fixtures_data.mirror import MirrorServer
 
 import mnistlab
 from mnistlab.data import fetch
@@ -19,43 +18,10 @@ IMAGES = "train-images-idx3-ubyte.gz"
 LABELS = "train-labels-idx1-ubyte.gz"
 
 
-class MirrorServer:
-    """Serves routes[path] = (status, body[, declared length]) and counts requests per path."""
-
-    def __init__(self):
-        self.routes: dict[str, tuple] = {}
-        self.requests: dict[str, int] = {}
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests[self.path] = server.requests.get(self.path, 0) + 1
-                status, body, *declared = server.routes.get(self.path, (404, b"not found"))
-                self.send_response(status)
-                self.send_header("Content-Length", str(declared[0] if declared else len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-
-    def serve(self, mirror: str, contents: dict[str, bytes]) -> str:
-        for filename, body in contents.items():
-            self.routes[f"/{mirror}/{filename}"] = (200, body)
-        return f"{self.url}/{mirror}/"
-
-
 @pytest.fixture
 def server():
-    mirror_server = MirrorServer()
-    mirror_server.thread.start()
-    yield mirror_server
-    mirror_server.httpd.shutdown()
-    mirror_server.httpd.server_close()
+    with MirrorServer() as mirror_server:
+        yield mirror_server
 
 
 @pytest.fixture
@@ -119,13 +85,13 @@ def test_500_then_success_on_retry(server, spec, contents, isolated_cache, monke
     calls = {"count": 0}
     original = fetch._fetch
 
-    def flaky(url, progress):
+    def flaky(*args):
         calls["count"] += 1
         if calls["count"] == 1:
             server.routes[f"/flaky/{LABELS}"] = (500, b"busy")
         else:
             server.routes[f"/flaky/{LABELS}"] = (200, contents[LABELS])
-        return original(url, progress)
+        return original(*args)
 
     monkeypatch.setattr(fetch, "_fetch", flaky)
     path = download(spec, LABELS, [f"{server.url}/flaky/"], isolated_cache)
@@ -222,8 +188,12 @@ def test_default_cache_is_the_platform_user_cache(monkeypatch):
 def test_real_datasets_list_their_mirrors_in_order():
     mnist = get_dataset("mnist")
     assert mnist.mirrors[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
-    assert fetch.mirrors_for(mnist, ["http://example.invalid/{name}/"]) == ("http://example.invalid/mnist/",)
+    assert fetch.mirrors_for(mnist, ["https://example.invalid/{name}/"]) == (
+        "https://example.invalid/mnist/",
+    )
     assert mnistlab.list_datasets() == ["fashion_mnist", "kmnist", "mnist"]
+    for name in mnistlab.list_datasets():  # every published mirror is https
+        assert all(mirror.startswith("https://") for mirror in get_dataset(name).mirrors), name
 
 
 def test_progress_bar_on_a_terminal(server, spec, contents, isolated_cache, monkeypatch, capfd):

@@ -171,6 +171,45 @@ def test_a_damaged_cache_is_detected_and_rebuilt(tiny, isolated_cache, damage):
     assert json.loads((folder / "train.json").read_text())["version"] == cache.FORMAT_VERSION
 
 
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["new-mtime", "same-mtime"])
+@pytest.mark.parametrize("row", [1, 25, 48])  # images the old 1-in-61 sample never read
+def test_an_image_changed_in_place_is_detected_and_rebuilt(tiny, isolated_cache, row, keep_mtime):
+    mnistlab.load(NAME, split="train", data_dir=tiny)
+    images_npy = isolated_cache / NAME / "arrays" / "train-images.npy"
+    before = os.stat(images_npy)
+    offset = np.load(images_npy, mmap_mode="r").offset
+    with open(images_npy, "r+b") as stream:  # one pixel, in place: the file keeps its size
+        stream.seek(offset + row * 784 + 300)
+        pixel = stream.read(1)[0]
+        stream.seek(-1, os.SEEK_CUR)
+        stream.write(bytes([pixel ^ 0x5A]))
+    if keep_mtime:  # as bit rot, or a tool that restores mtimes, would leave it
+        os.utime(images_npy, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(images_npy).st_size == before.st_size
+    assert (os.stat(images_npy).st_mtime_ns == before.st_mtime_ns) == keep_mtime
+    ds = mnistlab.load(NAME, split="train", data_dir=tiny)
+    np.testing.assert_array_equal(ds["image"][..., 0], synthetic.stored_arrays("train")[0])  # every pixel
+    assert os.stat(images_npy).st_ino != before.st_ino  # rewritten
+
+
+def test_the_image_fingerprint_sees_every_byte_and_the_order():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(5, 28, 28, 1), dtype=np.uint8)
+    original = cache.images_fingerprint(images)
+    for index in range(images.size):  # every single-byte change of every image
+        changed = images.copy()
+        changed.reshape(-1)[index] ^= 1 << (index % 8)
+        assert cache.images_fingerprint(changed) != original, index
+    swapped_images = images[[1, 0, 2, 3, 4]]
+    assert cache.images_fingerprint(swapped_images) != original
+    words = images.copy().reshape(5, 98, 8)
+    words[2, [3, 70]] = words[2, [70, 3]]  # two 8-byte words of one image swapped
+    assert cache.images_fingerprint(words.reshape(images.shape)) != original
+    assert cache.images_fingerprint(images[:0]) == cache.images_fingerprint(
+        np.empty((0, 28, 28, 1), np.uint8)
+    )
+
+
 def test_bad_sources_raise_one_line_and_poison_nothing(tiny, isolated_cache):
     labels = tiny / NAME / "train-labels-idx1-ubyte.gz"
     good = labels.read_bytes()

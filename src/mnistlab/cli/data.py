@@ -5,9 +5,10 @@ mnistlab data info fashion_mnist                     # features, splits, citatio
 mnistlab data show mnist --split 'train[:25]' --out grid.png --cols 5
 mnistlab data stats mnist --plot balance.png         # examples per class, train vs test; pixel range
 mnistlab data bench mnist --batch-size 32            # examples/s of shuffled float32 batches
+mnistlab data verify mnist                           # every byte against the published checksums
 
 Commands that read data accept --data-dir DIR (searched before $MNISTLAB_DATA_DIR and the user cache)
-and --no-download (fail instead of downloading missing files).
+and --no-download (fail instead of downloading missing files); `verify` never downloads.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Annotated
 import typer
 
 data_app = typer.Typer(
-    help="Datasets: list, info, show examples, class statistics, input speed.", no_args_is_help=True
+    help="Datasets: list, info, show examples, class statistics, input speed, verify.", no_args_is_help=True
 )
 
 NameArgument = Annotated[str, typer.Argument(help="mnist | fashion_mnist | kmnist.")]
@@ -134,6 +135,20 @@ def bench_command(
         f"examples/s (first excluded):    {result.examples_per_s_first_excluded:12,.0f}\n"
         f"examples per CPU second:        {result.examples_per_cpu_s:12,.0f}"
     )
+
+
+@data_app.command("verify")
+def verify_command(name: NameArgument = "mnist", data_dir: DataDirOption = None) -> None:
+    """Check every byte of a dataset's files against the published checksums, and its cache against them."""
+    from mnistlab.data.integrity import verify
+    from mnistlab.errors import DataError
+
+    checks = verify(name, data_dir)
+    for check in checks:
+        typer.echo(str(check))
+    problems = [check for check in checks if check.problem]
+    if problems:
+        raise DataError(f"{name}: {len(problems)} of {len(checks)} files failed verification (see above)")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,6 +1,7 @@
 """Find a dataset's files on disk, or download them from its mirrors, verified and written atomically.
 
     path = ensure_file(get_dataset("mnist"), "train-images-idx3-ubyte.gz", data_dir=None, download=True)
+    images = read_verified(spec, spec.splits["train"].images, path)   # (60000, 28, 28) uint8, checked
 
 Files are looked for as <dir>/<dataset>/<file>.gz in, in order: the `data_dir` argument,
 $MNISTLAB_DATA_DIR, then the user cache ($MNISTLAB_CACHE_DIR, else the platform's user cache folder
@@ -9,6 +10,11 @@ $MNISTLAB_MIRRORS, space- or comma-separated base URLs, where `{name}` stands fo
 A download is retried with backoff on connection errors and HTTP 5xx, shown with a progress bar,
 checked (gzip, IDX header, md5) and only then renamed into the user cache. urllib honours
 HTTP(S)_PROXY and NO_PROXY.
+
+Every file is bounded by the size the registry gives it (`size_limits`): a download stops reading past
+the most a gzip file of that size can take, whatever Content-Length says, and decompression stops
+past the IDX size plus MARGIN_BYTES, for downloads and files on disk alike. Mirrors must be https
+(plain http only to a loopback host, see urls.py), and no message shows a mirror's credentials.
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ import http.client
 import os
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 
-from mnistlab.data import idx
+import numpy as np
+
+from mnistlab.data import idx, urls
 from mnistlab.data.registry import DataFile, DatasetSpec
 from mnistlab.errors import DataError
 from mnistlab.files import atomic_write_bytes
@@ -29,6 +36,7 @@ CHUNK_BYTES = 1 << 16
 TIMEOUT_S = 30.0  # per socket operation
 ATTEMPTS_PER_MIRROR = 3  # retries only for transient failures (connection errors, HTTP 5xx)
 BACKOFF_S = 1.0  # waits 1 s, then 2 s, ... between attempts
+MARGIN_BYTES = 1 << 16  # a decompressed file may exceed its IDX size by this much before it is refused
 
 
 def cache_root() -> Path:
@@ -83,19 +91,50 @@ def ensure_file(
     return download_file(spec, data_file, mirrors_for(spec, mirrors), cache_root() / spec.name)
 
 
+def size_limits(spec: DatasetSpec, data_file: DataFile) -> tuple[int, int]:
+    """(compressed, decompressed) bytes `data_file` may take: its IDX size plus MARGIN_BYTES once
+    decompressed, and the most a gzip file of that size can take (incompressible data grows slightly)."""
+    decompressed = spec.decompressed_size(data_file) + MARGIN_BYTES
+    return idx.gzip_bound(decompressed), decompressed
+
+
+def read_verified(spec: DatasetSpec, data_file: DataFile, path: Path) -> np.ndarray:
+    """The array in `path` (a copy of `data_file`), once its size, gzip stream, IDX header and md5 pass."""
+    compressed_limit, _ = size_limits(spec, data_file)
+    return check_bytes(spec, data_file, idx.read_bounded(path, compressed_limit), path)
+
+
+def check_bytes(spec: DatasetSpec, data_file: DataFile, data: bytes, where) -> np.ndarray:
+    """The array in `data` (the bytes of a copy of `data_file`, named `where` in errors), checked."""
+    _, limit = size_limits(spec, data_file)
+    decompressed = idx.decompress(where, data, limit)
+    images = any(split.images.filename == data_file.filename for split in spec.splits.values())
+    values = idx.parse_idx(decompressed, where, 3 if images else 1)  # structure first: the precise error
+    if not idx.md5_matches(data, decompressed, data_file.md5s):
+        raise DataError(
+            f"{where}: checksum mismatch (its md5 matches none of the published ones for "
+            f"{spec.name}/{data_file.filename}); {idx.how_to_fix(where)}"
+        )
+    return values
+
+
 def download_file(
     spec: DatasetSpec, data_file: DataFile, mirrors: tuple[str, ...], folder: Path, progress: bool = True
 ) -> Path:
     """Download `data_file` from the first mirror that serves a verified copy into `folder`."""
+    for base in mirrors:  # a plain-http mirror is a mistake to fix, not one to skip
+        urls.check_mirror(base)
     target = folder / data_file.filename
+    max_bytes, _ = size_limits(spec, data_file)
     failures: list[str] = []
     for base in mirrors:
-        url = base if base.endswith(data_file.filename) else base.rstrip("/") + "/" + data_file.filename
+        url = urls.file_url(base, data_file.filename)
+        shown = urls.redact(url)
         try:
-            data = _fetch_with_retries(url, progress)
-            _verify(data, data_file, url)
+            data = _fetch_with_retries(url, data_file.filename, max_bytes, progress)
+            _verify(spec, data_file, data, shown)
         except _MirrorFailed as failure:
-            failures.append(f"{url} ({failure})")
+            failures.append(f"{shown} ({urls.scrub(str(failure), url)})")
             continue
         return atomic_write_bytes(target, data)
     tried = "; ".join(failures) if failures else "no mirrors configured"
@@ -109,13 +148,15 @@ class _MirrorFailed(Exception):
     """This mirror did not give a good copy; the next one is tried."""
 
 
-def _fetch_with_retries(url: str, progress: bool) -> bytes:
+def _fetch_with_retries(url: str, label: str, max_bytes: int, progress: bool) -> bytes:
     for attempt in range(1, ATTEMPTS_PER_MIRROR + 1):
         try:
-            return _fetch(url, progress)
+            return _fetch(url, label, max_bytes, progress)
         except urllib.error.HTTPError as error:
             reason = f"HTTP {error.code}"
             transient = error.code >= 500 or error.code == 429
+        except (_TooLarge, urls.RedirectRefused) as error:
+            reason, transient = str(error), False
         except (urllib.error.URLError, OSError, http.client.HTTPException, _Incomplete) as error:
             reason = str(getattr(error, "reason", None) or error)
             transient = True
@@ -129,38 +170,49 @@ class _Incomplete(Exception):
     """The connection closed before Content-Length bytes arrived."""
 
 
-def _fetch(url: str, progress: bool) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": "mnistlab"})
-    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-        total = int(response.headers.get("Content-Length") or 0)
+class _TooLarge(Exception):
+    """More bytes than the file can take were announced or arrived."""
+
+
+def _fetch(url: str, label: str, max_bytes: int, progress: bool) -> bytes:
+    """The body at `url`, never reading more than `max_bytes` + 1 bytes of it."""
+    with urls.open_url(url, TIMEOUT_S) as response:
+        declared = getattr(response, "length", None)  # Content-Length; None if absent or chunked
+        if declared is not None and declared > max_bytes:
+            raise _TooLarge(
+                f"too large: the server announces {declared:,} bytes, more than the {max_bytes:,} "
+                f"this file can take"
+            )
         chunks: list[bytes] = []
-        with _ProgressBar(url, total, progress) as advance:
-            while chunk := response.read(CHUNK_BYTES):
+        received = 0
+        with _ProgressBar(label, declared or 0, progress) as advance:
+            while chunk := response.read(min(CHUNK_BYTES, max_bytes + 1 - received)):
+                received += len(chunk)
+                if received > max_bytes:
+                    raise _TooLarge(
+                        f"too large: more than the {max_bytes:,} bytes this file can take arrived "
+                        f"(announced: {'none' if declared is None else f'{declared:,}'}); stopped reading"
+                    )
                 chunks.append(chunk)
                 advance(len(chunk))
-    data = b"".join(chunks)
-    if total and len(data) != total:
-        raise _Incomplete(f"connection closed after {len(data)} of {total} bytes")
-    return data
+    if declared is not None and received != declared:
+        raise _Incomplete(f"connection closed after {received} of {declared} bytes")
+    return b"".join(chunks)
 
 
-def _verify(data: bytes, data_file: DataFile, url: str) -> None:
-    """Gzip stream, IDX header and checksum of a downloaded file; failures move on to the next mirror."""
+def _verify(spec: DatasetSpec, data_file: DataFile, data: bytes, shown: str) -> None:
+    """Size, gzip stream, IDX header and checksum of a download; failures move on to the next mirror."""
     try:
-        decompressed = idx.decompress(url, data)
-        ndim = 3 if "images" in data_file.filename else 1
-        idx.parse_idx(decompressed, url, ndim)
+        check_bytes(spec, data_file, data, shown)
     except DataError as error:
-        raise _MirrorFailed(str(error).split("; ")[0].removeprefix(f"{url}: ")) from None
-    if not idx.md5_matches(data, decompressed, data_file.md5s):
-        raise _MirrorFailed("checksum mismatch: md5 matches none of the published checksums")
+        raise _MirrorFailed(str(error).split("; ")[0].removeprefix(f"{shown}: ")) from None
 
 
 class _ProgressBar:
     """A rich progress bar on stderr while downloading (silent when stderr is not a terminal)."""
 
-    def __init__(self, url: str, total: int, enabled: bool):
-        self.url, self.total, self.enabled = url, total, enabled
+    def __init__(self, label: str, total: int, enabled: bool):
+        self.label, self.total, self.enabled = label, total, enabled  # label: the file name, never a URL
         self._progress = None
 
     def __enter__(self):
@@ -174,7 +226,7 @@ class _ProgressBar:
             *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=console
         )
         self._progress.start()
-        task = self._progress.add_task(f"download {self.url.rsplit('/', 1)[-1]}", total=self.total or None)
+        task = self._progress.add_task(f"download {self.label}", total=self.total or None)
         return lambda n: self._progress.advance(task, n)
 
     def __exit__(self, *exc):

@@ -49,7 +49,8 @@ def load(
       with_info: also return the DatasetInfo: (result, info).
       data_dir: a folder holding <name>/<file>.gz, searched before $MNISTLAB_DATA_DIR and the user cache.
       download: fetch missing files from the mirrors into the user cache; False raises DataError instead.
-      mirrors: base URLs to download from instead of the dataset's own (or $MNISTLAB_MIRRORS).
+      mirrors: base URLs to download from instead of the dataset's own (or $MNISTLAB_MIRRORS): https,
+        or plain http to 127.0.0.1, ::1 or localhost only.
       order: "tfds" (the examples tfds returns, in its order) or "idx" (the original files' order).
 
     Each result is {'image': uint8 (N, 28, 28, 1), 'label': int64 (N,)}.

@@ -6,6 +6,8 @@
 
 A checksum is the md5 of either the decompressed or the compressed bytes of a file: MNIST publishes
 the former, Fashion-MNIST and KMNIST only the latter, and a re-compressed file keeps only the former.
+`spec.decompressed_size(data_file)` is the size the IDX format gives a file (60000 images: 16 + 60000 x
+784 bytes); downloads and decompression are bounded by it. Mirrors are https addresses.
 `register_dataset` adds another dataset in the same four-IDX-file layout (e.g. for tests).
 """
 
@@ -16,6 +18,9 @@ from dataclasses import dataclass
 from mnistlab.errors import DataError
 
 IMAGE_SHAPE = (28, 28, 1)  # (height, width, channels) of every example
+IMAGE_BYTES = 28 * 28  # one uint8 image in an IDX file
+IMAGES_HEADER_BYTES = 16  # IDX magic number, then 3 dimensions (count, rows, columns) as uint32
+LABELS_HEADER_BYTES = 8  # IDX magic number, then 1 dimension (count)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,15 @@ class DatasetSpec:
     @property
     def files(self) -> tuple[DataFile, ...]:
         return tuple(f for split in self.splits.values() for f in (split.images, split.labels))
+
+    def decompressed_size(self, data_file: DataFile) -> int:
+        """Bytes of `data_file` once decompressed: 16 + N x 784 for N images, 8 + N for N labels."""
+        for split in self.splits.values():
+            if data_file.filename == split.images.filename:
+                return IMAGES_HEADER_BYTES + split.num_examples * IMAGE_BYTES
+            if data_file.filename == split.labels.filename:
+                return LABELS_HEADER_BYTES + split.num_examples
+        raise DataError(f"{self.name} has no file {data_file.filename!r}")
 
 
 def _mnist_layout(checksums: dict[str, tuple[str, ...]], train: int = 60000, test: int = 10000):
@@ -186,7 +200,8 @@ register_dataset(
                 "t10k-labels-idx1-ubyte.gz": ("bb300cfdad3c16e7a12a480ee83cd310",),
             }
         ),
-        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        # the publisher's repository holds the same files (data/fashion); its S3 website is http only
+        mirrors=("https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",),
         homepage="https://github.com/zalandoresearch/fashion-mnist",
         citation=_FASHION_MNIST_CITATION,
         license="MIT",
@@ -210,7 +225,7 @@ register_dataset(
                 "t10k-labels-idx1-ubyte.gz": ("7320c461ea6c1c855c0b718fb2a4b134",),
             }
         ),
-        mirrors=("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+        mirrors=("https://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
         homepage="http://codh.rois.ac.jp/kmnist/index.html.en",
         citation=_KMNIST_CITATION,
         license="CC BY-SA 4.0",
