@@ -28,7 +28,7 @@ import mnistlab
 from mnistlab.data import fetch, idx
 from mnistlab.data.benchmark import benchmark
 from mnistlab.data.registry import get_dataset
-from mnistlab.training.rundir import cpu_model
+from mnistlab.rundir import cpu_model
 
 
 def warm_load() -> float:

@@ -69,7 +69,7 @@ def main() -> None:
 
     import mnistlab
     from mnistlab.recognition.preprocess import preprocess
-    from mnistlab.training.rundir import cpu_model
+    from mnistlab.rundir import cpu_model
 
     test = mnistlab.load("mnist", split="test")
     classifier = mnistlab.load_classifier(args.model)

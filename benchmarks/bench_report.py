@@ -27,7 +27,7 @@ from mnistlab.evaluation import plots
 from mnistlab.evaluation.api import evaluate_classifier, write_run_report
 from mnistlab.evaluation.report import PICTURES
 from mnistlab.models.loading import load_classifier
-from mnistlab.training.rundir import cpu_model
+from mnistlab.rundir import cpu_model
 
 
 def timed(function, *args) -> tuple[float, float]:

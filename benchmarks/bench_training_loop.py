@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 
-from mnistlab.training.rundir import cpu_model
+from mnistlab.rundir import cpu_model
 
 EPOCHS = 3
 TRAIN_SPLIT = "train[:20%]"

@@ -16,7 +16,7 @@ import pytest
 from mnistlab.cli import main
 from mnistlab.errors import MnistlabError
 from mnistlab.files import PARTIAL, atomic_write_text
-from mnistlab.training.rundir import existing_run, new_run_dir, release
+from mnistlab.rundir import existing_run, new_run_dir, release
 
 TINY = ["--epochs", "1", "--train-split", "train[:2%]", "--no-progress"]
 
@@ -134,7 +134,7 @@ def test_written_files_follow_the_umask(in_tmp):
 def _claim_in_another_process(folder: Path) -> subprocess.Popen:
     code = (
         "import sys, time\n"
-        "from mnistlab.training.rundir import new_run_dir\n"
+        "from mnistlab.rundir import new_run_dir\n"
         "new_run_dir('mlp', sys.argv[1])\n"
         "print('claimed', flush=True)\n"
         "time.sleep(60)\n"
@@ -166,7 +166,7 @@ def test_processes_started_at_once_never_share_a_run_directory(tmp_path):
     code = (
         "import sys\n"
         "from mnistlab.errors import MnistlabError\n"
-        "from mnistlab.training.rundir import new_run_dir\n"
+        "from mnistlab.rundir import new_run_dir\n"
         "try:\n"
         "    new_run_dir('mlp', sys.argv[1])\n"
         "    (__import__('pathlib').Path(sys.argv[1]) / 'config.json').write_text('{}')\n"

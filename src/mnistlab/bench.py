@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab.errors import MnistlabError
+from mnistlab.rundir import CHECKPOINTS_DIR, HISTORY_FILE
 
 # The tutorials' own recipes, run side by side as baselines; our recipes keep their registered defaults.
 BASELINE_SETTINGS = {
@@ -169,10 +170,10 @@ class TimeToAccuracy:
 
         from mnistlab.models.loading import load_classifier
 
-        checkpoints = sorted((run_dir / "checkpoints").glob("epoch-*.keras"))
+        checkpoints = sorted((run_dir / CHECKPOINTS_DIR).glob("epoch-*.keras"))
         if not checkpoints:
             return [EpochScore(metrics["epochs"], metrics["train_seconds"], metrics["test_accuracy"])]
-        history = pd.read_csv(run_dir / "history.csv")
+        history = pd.read_csv(run_dir / HISTORY_FILE)
         elapsed = dict(zip(history["epoch"], history["seconds"].cumsum(), strict=True))
         scores = []
         for path in checkpoints:
@@ -267,8 +268,8 @@ def bench(
     """
     from mnistlab.data.load import load
     from mnistlab.models.loading import to_float
+    from mnistlab.rundir import environment
     from mnistlab.training.api import train
-    from mnistlab.training.rundir import environment
 
     if seeds < 1:
         raise MnistlabError(f"seeds={seeds}: run at least 1 seed")

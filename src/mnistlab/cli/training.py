@@ -103,8 +103,10 @@ def train_command(
         f"training {metrics['train_seconds']:.1f} s ({epochs})"
     )
     typer.echo(f"run directory: {run.dir}")
-    if (run.dir / "report.html").is_file():
-        typer.echo(f"report: {run.dir / 'report.html'}")
+    from mnistlab.rundir import REPORT_FILE
+
+    if (run.dir / REPORT_FILE).is_file():
+        typer.echo(f"report: {run.dir / REPORT_FILE}")
 
 
 def models_command(

@@ -25,6 +25,7 @@ from mnistlab.evaluation import feature_maps, plots
 from mnistlab.evaluation.compatibility import check_compatible, class_probabilities
 from mnistlab.evaluation.metrics import compute_metrics
 from mnistlab.models.loading import Classifier, load_classifier
+from mnistlab.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_KERAS, MODEL_SKOPS, REPORT_FILE
 
 DEFAULT_DATASET = "mnist"
 GALLERY_SIZE = 12  # misclassified examples shown in pictures and reports
@@ -91,17 +92,17 @@ class Evaluation:
     @property
     def run_metrics(self) -> dict:
         """The run's metrics.json (test accuracy, training seconds, ...), or {} for a bare model file."""
-        return _read_json(self.run_dir / "metrics.json") if self.run_dir else {}
+        return _read_json(self.run_dir / METRICS_FILE) if self.run_dir else {}
 
     @property
     def history(self):
         """The run's history.csv as a pandas DataFrame, or None."""
-        if self.run_dir is None or not (self.run_dir / "history.csv").is_file():
+        if self.run_dir is None or not (self.run_dir / HISTORY_FILE).is_file():
             return None
         import pandas as pd
 
         try:
-            history = pd.read_csv(self.run_dir / "history.csv")
+            history = pd.read_csv(self.run_dir / HISTORY_FILE)
         except (ValueError, OSError):
             return None
         return history if len(history) else None
@@ -271,8 +272,8 @@ def write_run_report(run_dir, model=None, probabilities=None, data_dir=None) -> 
         classifier = load_classifier(run_dir)
     else:
         kind = "sklearn" if hasattr(model, "predict_proba") else "keras"
-        path = run_dir / ("model.skops" if kind == "sklearn" else "model.keras")
-        config = _read_json(run_dir / "config.json")
+        path = run_dir / (MODEL_SKOPS if kind == "sklearn" else MODEL_KERAS)
+        config = _read_json(run_dir / CONFIG_FILE)
         classifier = Classifier(kind=kind, model=model, path=path, run_dir=run_dir, config=config)
     evaluation = evaluate_classifier(classifier, split="test", data_dir=data_dir, probabilities=probabilities)
-    return write_report(evaluation, run_dir / "report.html")
+    return write_report(evaluation, run_dir / REPORT_FILE)

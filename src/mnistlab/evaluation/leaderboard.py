@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from mnistlab.errors import MnistlabError
-from mnistlab.models.loading import MODEL_FILES
+from mnistlab.rundir import CHECKPOINTS_DIR, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILES
 
 COLUMNS = ("model", "dataset", "epochs", "test_accuracy", "train_seconds", "date", "status", "path")
 # Sort direction per column: best, newest or fastest first.
@@ -46,14 +46,14 @@ def _run_date(run_dir: Path, config: dict) -> str:
     match = _DATE_IN_NAME.match(run_dir.name)
     if match:
         return match.group(1)
-    stamped = run_dir / "config.json" if (run_dir / "config.json").is_file() else run_dir
+    stamped = run_dir / CONFIG_FILE if (run_dir / CONFIG_FILE).is_file() else run_dir
     return dt.datetime.fromtimestamp(stamped.stat().st_mtime).isoformat(timespec="seconds")
 
 
 def read_run(run_dir: Path) -> dict:
     """One leaderboard row for a run directory; never raises for a broken run."""
-    config, config_problem = _read_json(run_dir / "config.json")
-    metrics, metrics_problem = _read_json(run_dir / "metrics.json")
+    config, config_problem = _read_json(run_dir / CONFIG_FILE)
+    metrics, metrics_problem = _read_json(run_dir / METRICS_FILE)
     config, metrics = config or {}, metrics or {}
     has_model = any((run_dir / name).is_file() for name in MODEL_FILES)
     problems = [problem for problem in (config_problem, metrics_problem) if problem]
@@ -61,9 +61,7 @@ def read_run(run_dir: Path) -> dict:
         status = "corrupt"
     elif not (config and metrics and has_model):
         status = "incomplete"
-        missing = [
-            name for name, present in (("config.json", config), ("metrics.json", metrics)) if not present
-        ]
+        missing = [name for name, present in ((CONFIG_FILE, config), (METRICS_FILE, metrics)) if not present]
         problems = [f"no {name}" for name in missing] + ([] if has_model else ["no model file"])
     else:
         status = "ok"
@@ -82,7 +80,7 @@ def read_run(run_dir: Path) -> dict:
 
 def _is_run_dir(path: Path) -> bool:
     """A folder that looks like a run: it holds a run file (a brand-new run may have only config.json)."""
-    markers = ("config.json", "metrics.json", "history.csv", "checkpoints", *MODEL_FILES)
+    markers = (CONFIG_FILE, METRICS_FILE, HISTORY_FILE, CHECKPOINTS_DIR, *MODEL_FILES)
     return path.is_dir() and any((path / name).exists() for name in markers)
 
 

@@ -17,6 +17,7 @@ import jinja2
 
 from mnistlab.evaluation import plots
 from mnistlab.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from mnistlab.rundir import METRICS_FILE, REPORT_FILE
 
 # file stem -> title, in the order the report shows them
 PICTURES = {
@@ -192,8 +193,8 @@ def write_report(evaluation, path: Path) -> Path:
 def write_evaluation(evaluation, out_dir: Path) -> dict[str, Path]:
     """metrics.json, <picture>.png for each picture and report.html into out_dir; returns {name: path}."""
     pictures = render_pictures(evaluation)  # all in memory first: a failure leaves nothing half-written
-    written = {"metrics": atomic_write_json(out_dir / "metrics.json", evaluation.to_dict())}
+    written = {"metrics": atomic_write_json(out_dir / METRICS_FILE, evaluation.to_dict())}
     for name, png in pictures.items():
         written[name] = atomic_write_bytes(out_dir / f"{name}.png", png)
-    written["report"] = atomic_write_text(out_dir / "report.html", render_report(evaluation, pictures))
+    written["report"] = atomic_write_text(out_dir / REPORT_FILE, render_report(evaluation, pictures))
     return written

@@ -98,20 +98,21 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
     import mnistlab
     from mnistlab.evaluation.api import write_run_report
     from mnistlab.files import atomic_path
-    from mnistlab.training.api import MODEL_KERAS
-    from mnistlab.training.inputs import load_training_data
-    from mnistlab.training.run import load_run
-    from mnistlab.training.rundir import (
+    from mnistlab.rundir import (
         CONFIG_FILE,
         METRICS_FILE,
+        MODEL_KERAS,
         environment,
         finish_run,
+        member_dir,
         new_run_dir,
         read_config,
         write_config,
         write_history,
         write_metrics,
     )
+    from mnistlab.training.inputs import load_training_data
+    from mnistlab.training.run import load_run
     from mnistlab.training.scores import keras_probabilities, score
 
     n_estimators = config.n_estimators or ARCHITECTURE["n_estimators"]
@@ -120,23 +121,23 @@ def fit_ensemble(config, run_dir: Path | None, member: str | None = None):
     if run_dir is None:
         run_dir = new_run_dir("ensemble", config.out)
         write_config(run_dir, {**config.to_dict(), "n_estimators": n_estimators}, environment())
-    elif member is None and (run_dir / "members" / "0" / CONFIG_FILE).is_file():
-        member = read_config(run_dir / "members" / "0")["model"]  # resuming: the recipe the members used
+    elif member is None and (member_dir(run_dir, 0) / CONFIG_FILE).is_file():
+        member = read_config(member_dir(run_dir, 0))["model"]  # resuming: the recipe the members used
     member = member or MEMBER_RECIPE
     runs = []
     for index in range(n_estimators):
-        member_dir = run_dir / "members" / str(index)
-        if (member_dir / METRICS_FILE).is_file():
-            run = load_run(member_dir)  # finished before an interruption
-        elif (member_dir / CONFIG_FILE).is_file():
-            run = mnistlab.train(resume=member_dir, progress=config.progress)
+        folder = member_dir(run_dir, index)
+        if (folder / METRICS_FILE).is_file():
+            run = load_run(folder)  # finished before an interruption
+        elif (folder / CONFIG_FILE).is_file():
+            run = mnistlab.train(resume=folder, progress=config.progress)
         elif _over_budget(config, runs):
             budget = f"{config.budget_minutes:g}-minute budget"
             print(f"stopping at {index} members: one more would pass the {budget}", file=sys.stderr)
             break
         else:
             run = mnistlab.train(
-                member, **{**_member_settings(config), "seed": config.seed + index, "out": str(member_dir)}
+                member, **{**_member_settings(config), "seed": config.seed + index, "out": str(folder)}
             )
         runs.append(run)
     model = combine([run.model for run in runs])

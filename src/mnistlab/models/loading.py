@@ -19,12 +19,8 @@ from typing import Any
 import numpy as np
 
 from mnistlab.errors import ModelFileError
+from mnistlab.rundir import MODEL_FILES, is_run_dir, read_config
 
-MODEL_FILES = (
-    "model.keras",
-    "model.skops",
-    "model.onnx",
-)  # looked for in a run directory, in order
 # Every type a .skops file from mnistlab holds: the forest, its trees, arrays, numbers and containers.
 # Exact names, never prefixes: "builtins." or "numpy." would admit eval and numpy.load, and a function
 # stored in a FunctionTransformer runs on every prediction. skops' own defaults trust every
@@ -121,7 +117,7 @@ def _model_file(target: Path) -> tuple[Path, Path | None]:
     if not target.exists():
         raise ModelFileError(f"{target} does not exist; pass a run directory or a model file")
     parent = target.parent
-    return target, parent if (parent / "config.json").is_file() else None
+    return target, parent if is_run_dir(parent) else None
 
 
 def _load_keras(path: Path):
@@ -208,7 +204,5 @@ def load_classifier(target) -> Classifier:
         raise ModelFileError(
             f"{path}: unknown model file type {path.suffix!r}; expected .keras, .skops or .onnx"
         ) from None
-    config = {}
-    if run_dir is not None and (run_dir / "config.json").is_file():
-        config = json.loads((run_dir / "config.json").read_text())
+    config = read_config(run_dir) if run_dir is not None and is_run_dir(run_dir) else {}
     return Classifier(kind=kind, model=loader(path), path=path, run_dir=run_dir, config=config)

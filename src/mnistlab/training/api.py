@@ -20,16 +20,10 @@ from typing import Any
 
 from mnistlab.errors import MnistlabError
 from mnistlab.files import DiskFullError
-from mnistlab.training.config import (
-    ARCHITECTURE_FIELDS,
-    DEFAULT_MODEL,
-    TrainConfig,
-    config_from_dict,
-    resolve_config,
-)
-from mnistlab.training.run import Run
-from mnistlab.training.rundir import (
+from mnistlab.rundir import (
     CHECKPOINTS_DIR,
+    MODEL_KERAS,
+    MODEL_SKOPS,
     existing_run,
     finish_run,
     needs_report,
@@ -40,11 +34,16 @@ from mnistlab.training.rundir import (
     write_history,
     write_metrics,
 )
+from mnistlab.training.config import (
+    ARCHITECTURE_FIELDS,
+    DEFAULT_MODEL,
+    TrainConfig,
+    config_from_dict,
+    resolve_config,
+)
+from mnistlab.training.run import Run
 from mnistlab.training.runtime import native_precision
 from mnistlab.training.sources import ModelSource, model_source
-
-MODEL_KERAS = "model.keras"
-MODEL_SKOPS = "model.skops"
 
 
 def train(
@@ -190,10 +189,10 @@ def _execute(config: TrainConfig, source: ModelSource, run_dir: Path | None):
     from rich.console import Console
 
     from mnistlab.evaluation.api import write_run_report
+    from mnistlab.rundir import environment, remove_partial_files
     from mnistlab.training.inputs import load_training_data
     from mnistlab.training.progress import EpochProgress
     from mnistlab.training.run import load_run
-    from mnistlab.training.rundir import environment, remove_partial_files
     from mnistlab.training.runtime import limit_threads, precision_policy, seed_everything
     from mnistlab.training.scores import score
 

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.rundir import write_history
 from mnistlab.training.checkpoints import Checkpoints, LoopState
 from mnistlab.training.config import TrainConfig
 from mnistlab.training.inputs import TrainingData
 from mnistlab.training.optimization import current_lr
 from mnistlab.training.progress import EpochProgress
-from mnistlab.training.rundir import write_history
 
 # history.csv columns after "epoch", in this order; other metrics follow, then lr and seconds
 COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")

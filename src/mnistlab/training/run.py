@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnistlab.training.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, read_config
+from mnistlab.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, read_config
 
 
 @dataclass

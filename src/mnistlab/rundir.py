@@ -5,6 +5,7 @@ runs/2026-11-23-mlp/
     history.csv     one row per finished epoch: epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds
     checkpoints/    epoch-0003.keras (+ .json loop state) per epoch, the last `keep_checkpoints` kept
     model.keras     the final model (best val_loss weights when there is validation data), or model.skops
+    members/0/ ...  an ensemble's member runs, each a run directory of its own
     metrics.json    test_accuracy, test_loss, train_seconds, epochs, ...: marks the training complete
     report.html     the evaluation report, written after metrics.json (a resume writes it if missing)
     .lock           held (flock) by the process writing the run, so two processes never share one
@@ -32,7 +33,12 @@ HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
 CHECKPOINTS_DIR = "checkpoints"
+MEMBERS_DIR = "members"
 LOCK_FILE = ".lock"
+MODEL_KERAS = "model.keras"
+MODEL_SKOPS = "model.skops"
+MODEL_ONNX = "model.onnx"
+MODEL_FILES = (MODEL_KERAS, MODEL_SKOPS, MODEL_ONNX)  # looked for in a run directory, in this order
 
 _CLAIMED: dict[Path, int] = {}  # run directory -> open descriptor of its locked .lock file
 
@@ -141,6 +147,16 @@ def write_config(run_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -
 
 def read_config(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / CONFIG_FILE).read_text())
+
+
+def is_run_dir(path: Path) -> bool:
+    """Whether `path` was made by `mnistlab train` (it holds config.json)."""
+    return (path / CONFIG_FILE).is_file()
+
+
+def member_dir(run_dir: Path, index: int) -> Path:
+    """The folder of an ensemble's member `index` (0-based)."""
+    return run_dir / MEMBERS_DIR / str(index)
 
 
 def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
