@@ -129,6 +129,27 @@ def test_cli_prints_one_line_per_file_and_fails_on_a_bad_one(model_path, photo_f
     assert "Traceback" not in mixed.stderr
 
 
+def test_cli_answers_the_good_files_beside_a_float_tiff_holding_nan(model_path, photo_files, tmp_path):
+    nan_tiff = tmp_path / "nan.tif"
+    pixels = np.full((60, 60), 230, dtype=np.float32)
+    pixels[10:50, 28:32], pixels[0, 0] = 20, np.nan
+    Image.fromarray(pixels, mode="F").save(nan_tiff)
+    files = [str(photo_files[0]), str(nan_tiff), str(photo_files[1])]
+    for json_flag in ([], ["--json"]):
+        result = run_cli("predict", str(model_path), *files, *json_flag)
+        assert result.returncode == 2, result.stderr
+        ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert ours == [
+            f"error: {nan_tiff}: the picture holds NaN or infinite values; save it with 8- or 16-bit pixels"
+        ]
+        assert "Traceback" not in result.stderr
+        if json_flag:
+            assert [answer["file"] for answer in json.loads(result.stdout)] == [files[0], files[2]]
+        else:
+            lines = result.stdout.strip().splitlines()
+            assert [line.split(": ")[0] for line in lines] == [files[0], files[2]]
+
+
 def test_cli_refuses_a_missing_model_in_one_line(photo_files, tmp_path):
     result = run_cli("predict", str(tmp_path / "nope.keras"), str(photo_files[0]))
     assert result.returncode == 2

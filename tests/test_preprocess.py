@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw
 from scipy import ndimage
 
 from mnistlab.errors import MnistlabError
@@ -155,6 +155,119 @@ def test_large_photos_are_decoded_at_reduced_size():
     big = np.tile(on_paper(seven_strokes(200)), (12, 12))  # 2400 x 2400
     grey = read_image(encode(big, "JPEG"))
     assert max(grey.shape) < 2 * images.MAX_SIDE
+
+
+def float_tiff(value: float) -> bytes:
+    pixels = np.float32(255) * on_paper(seven_strokes()).astype(np.float32)
+    pixels[0, 0] = value
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="F").save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_a_float_tiff_holding_nan_or_inf_is_unreadable(value):
+    with pytest.raises(UnreadableImageError, match="scan.tif: the picture holds NaN or infinite values"):
+        preprocess(float_tiff(value), name="scan.tif")
+    assert read_image(float_tiff(100.0)).max() <= 1  # a finite float TIFF is fine
+
+
+def test_non_numeric_arrays_are_refused():
+    for pixels in (np.full((28, 28), "7"), np.full((28, 28), None), np.ones((28, 28), dtype=complex)):
+        with pytest.raises(UnreadableImageError, match="pixel values must be numbers"):
+            read_image(pixels, name="canvas")
+
+
+def test_pixel_limits_depend_on_what_decoding_costs(monkeypatch):
+    """Colour is held in 4 bytes a pixel, grey and palette in 1: colour pictures may have fewer pixels."""
+    monkeypatch.setattr(images, "MAX_COLOUR_PIXELS", 100 * 100)
+    monkeypatch.setattr(images, "MAX_GREY_PIXELS", 400 * 100)
+    grey = on_paper(seven_strokes(200))[:100]  # 200 x 100
+    assert read_image(encode(grey, "PNG")).shape == (100, 200)
+    for mode in ("RGB", "RGBA", "LA"):
+        with pytest.raises(
+            ImageTooLargeError, match="200 x 100 pixels is more than the 10,000 allowed in a colour"
+        ):
+            read_image(encode(grey, "PNG", mode), name="wide.png")
+    wider = np.tile(grey, (1, 3))  # 600 x 100
+    for mode in ("L", "P", "1"):
+        with pytest.raises(
+            ImageTooLargeError, match="600 x 100 pixels is more than the 40,000 allowed in a grey"
+        ):
+            read_image(encode(wider, "PNG", mode), name="wide.png")
+    assert read_image(encode(wider, "JPEG", "RGB")).shape == (100, 600)  # JPEG decodes reduced
+    monkeypatch.setattr(images, "MAX_PIXELS", 30_000)  # JPEG: 30,000, in CMYK half as many
+    assert read_image(encode(grey, "JPEG", "RGB")).shape == (100, 200)
+    with pytest.raises(
+        ImageTooLargeError, match="200 x 100 pixels is more than the 15,000 allowed in a CMYK JPEG"
+    ):
+        read_image(encode(grey, "JPEG", "CMYK"))
+
+
+def test_a_phone_photo_and_a_scan_are_admitted_and_decoded_reduced():
+    phone = Image.new("RGB", (4032, 3024), (200, 190, 180))  # 12 MP, saved as cameras do (baseline)
+    buffer = io.BytesIO()
+    phone.save(buffer, format="JPEG", quality=90)
+    assert read_image(buffer.getvalue()).shape == (756, 1008)  # drafted at 1/4 scale
+    scan = Image.new("L", (2480, 3508), 240)  # an A4 page at 300 dpi, grey
+    buffer = io.BytesIO()
+    scan.save(buffer, format="PNG")
+    assert max(read_image(buffer.getvalue()).shape) < 2 * images.MAX_SIDE
+
+
+def test_a_progressive_jpeg_is_refused_when_its_pixels_and_bytes_cost_too_much():
+    def progressive(pixels: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="JPEG", progressive=True, quality=95)
+        return buffer.getvalue()
+
+    assert read_image(progressive(np.full((1000, 1000), 200, np.uint8))).shape == (1000, 1000)
+    with pytest.raises(ImageTooLargeError, match="a progressive JPEG of 4000 x 4000 pixels in 0.1 MB costs"):
+        read_image(progressive(np.full((4000, 4000), 200, np.uint8)))  # too many pixels
+    noise = np.random.default_rng(0).integers(0, 256, (1200, 1200), dtype=np.uint8)
+    with pytest.raises(ImageTooLargeError, match="1200 x 1200 pixels in 1.[0-9] MB costs too much"):
+        read_image(progressive(noise))  # too many bytes to decode: grain, not a digit
+
+
+def test_exif_orientation_turns_the_picture_upright():
+    stored = np.full((100, 200), 0.9)
+    stored[:20, :20] = 0.1  # a mark at the stored top left
+    image = Image.fromarray(np.round(stored * 255).astype(np.uint8))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # shown turned 90 degrees clockwise
+    for format in ("JPEG", "PNG"):
+        buffer = io.BytesIO()
+        image.save(buffer, format=format, exif=exif.tobytes())
+        upright = read_image(buffer.getvalue())
+        assert upright.shape == (200, 100), format
+        assert upright[:20, -20:].mean() < 0.3 and upright[:20, :20].mean() > 0.7, format  # now top right
+
+
+@pytest.mark.parametrize("shape", [(1, 640), (640, 1), (7, 2000), (1, 1), (3, 2)])
+def test_pictures_of_any_shape_give_a_digit_or_no_digit(shape):
+    stripes = np.where(np.arange(shape[1]) % 7 < 2, 0.1, 0.9)[None, :].repeat(shape[0], axis=0)
+    try:
+        assert preprocess(encode(stripes, "PNG")).shape == (28, 28)
+    except NoDigitError:
+        pass  # also fine: the point is that nothing else (a singular matrix) is raised
+
+
+def test_damaged_files_raise_only_image_errors():
+    rng = np.random.default_rng(7)
+    samples = [
+        encode(on_paper(seven_strokes(60)), format) for format in ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+    ]
+    samples += [encode(on_paper(seven_strokes(60)), "TIFF"), float_tiff(50.0)]
+    for data in samples:
+        for _ in range(12):
+            damaged = bytearray(data)
+            for position in rng.integers(0, len(damaged), size=4):
+                damaged[position] = rng.integers(0, 256)
+            cut = int(rng.integers(len(damaged) // 2, len(damaged) + 1))
+            try:
+                preprocess(bytes(damaged[:cut]))
+            except (UnreadableImageError, ImageTooLargeError, NoDigitError):
+                pass
 
 
 # --- the steps --------------------------------------------------------------------------------------

@@ -82,7 +82,8 @@ def shading(grey: np.ndarray) -> np.ndarray:
     values = coarse(grey).ravel()
     used = np.ones(len(values), dtype=bool)
     for _ in range(2):  # fit, then refit without the 30% of pixels furthest off: most of the ink
-        coefficients = np.linalg.solve(design[used].T @ design[used], design[used].T @ values[used])
+        # Least squares, not the normal equations: a picture one pixel high makes them singular.
+        coefficients = np.linalg.lstsq(design[used], values[used], rcond=None)[0]
         misfit = np.abs(design @ coefficients - values)
         used = misfit <= np.percentile(misfit, 70)
     return sum(c * term for c, term in zip(coefficients, terms, strict=True))

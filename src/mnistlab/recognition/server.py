@@ -7,69 +7,248 @@
     GET  /               drawing page (mouse or touch), live prediction, probability bars, photo upload
     POST /predict        multipart field `file` (an image), or JSON {"pixels": 28x28 nested or 784 flat,
                          values 0..255}  ->  {"label": 7, "probabilities": [10 floats], "top_k": [...]}
-    POST /predict/batch  multipart: any number of `files` (and/or `pixels` fields holding JSON arrays),
-                         or JSON {"pixels": [picture, ...]}  ->  {"results": [one answer or error each]}
-    GET  /health         model, engine, classes
-    GET  /docs           OpenAPI documentation
+    POST /predict/batch  multipart: any number of `files` and/or `pixels` fields (JSON arrays), or JSON
+                         {"pixels": [picture, ...]}  ->  {"results": [one answer or {error, status} each]}
+    GET  /health         model (its name, not its path), engine, classes
+    GET  /docs           OpenAPI documentation; its scripts are served from here (no CDN)
 
-Every picture is prepared like MNIST (preprocess.py), pixel arrays too. Status codes: 413 for a body
-over max_upload_mb (checked from Content-Length and again while reading, so nothing unbounded is
-buffered) or an image over images.MAX_PIXELS; 415 for data that is not a supported image; 422 for pixels
-of the wrong shape or range, a picture without a digit, or too many pictures in a batch.
+Bad input gets a 4xx whose body is {"detail": one sentence naming the problem and what to do}, never a
+5xx, and the connection stays usable (limits.py reads any unread body first; it closes the connection
+only after a 408, or after a 413 for a body that runs on past MAX_DRAIN_BYTES):
+    400  a multipart body that cannot be parsed
+    408  a body that did not arrive within body_timeout_s
+    413  a body over max_upload_mb, or a picture over the pixel limits of images.py
+    415  a body that is neither JSON nor multipart/form-data, or a file that is not a supported image
+    422  JSON that is invalid, over MAX_JSON_BYTES, too deeply nested or not {"pixels": ...}; pixels of the
+         wrong shape, type or range; no picture; more than MAX_BATCH; a picture without a digit
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import weakref
 from importlib import resources
-from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mnistlab.errors import MnistlabError
 from mnistlab.recognition.engine import serving_classifier
-from mnistlab.recognition.images import ImageTooLargeError, NoDigitError, UnreadableImageError
-from mnistlab.recognition.limits import BodyLimit
+from mnistlab.recognition.images import ImageError, ImageTooLargeError, UnreadableImageError
+from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
 from mnistlab.recognition.predict import ranked
 from mnistlab.recognition.preprocess import preprocess
 
 MAX_BATCH = 64  # pictures per /predict/batch request
+# json.loads costs up to ~70 ms per MB here; 64 pictures of 784 17-digit numbers take 1.0 MB.
+MAX_JSON_BYTES = 1024 * 1024
 TOP_K = 3
+KEEP_ALIVE_S = 5  # uvicorn closes a connection idle this long between requests
+MAX_HEADER_BYTES = 16 * 1024  # request line and headers; more is answered 400 by uvicorn
 STATIC = resources.files("mnistlab.recognition") / "static"
-PIXELS_SCHEMA = {
-    "type": "object",
-    "required": ["pixels"],
-    "properties": {"pixels": {"type": "array", "description": "28x28 nested or 784 flat values, 0..255"}},
+PICTURE_HINT = "28 rows of 28 numbers, or 784 numbers in one list, each from 0 to 255"
+
+
+class Ranked(BaseModel):
+    label: int
+    probability: float
+
+
+class Prediction(BaseModel):
+    label: int = Field(description="the most probable digit")
+    probabilities: list[float] = Field(description="one probability per class, 0 to 9")
+    top_k: list[Ranked] = Field(description=f"the {TOP_K} most probable digits, most probable first")
+
+
+class PictureError(BaseModel):
+    error: str = Field(description="what is wrong with this picture")
+    status: int = Field(description="the status the picture would have had alone: 413, 415 or 422")
+
+
+class BatchAnswer(BaseModel):
+    results: list[Prediction | PictureError] = Field(description="one per picture, in request order")
+
+
+class Health(BaseModel):
+    status: str
+    model: str = Field(description="the run folder's or model file's name")
+    engine: str
+    classes: int
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="one sentence: what is wrong and what to do")
+
+
+ERRORS = {
+    400: "the multipart form could not be parsed",
+    408: "the body did not arrive in time",
+    413: "the body or a picture is too large",
+    415: "neither JSON nor a multipart form, or the file is not a supported image",
+    422: "the pixels, the JSON or the form are not as described, or the picture holds no digit",
+}
+PICTURE = {  # JSON Schema of one picture: 784 numbers, or 28 rows of 28
+    "oneOf": [
+        {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 255}, "minItems": 784,
+         "maxItems": 784},
+        {"type": "array", "minItems": 28, "maxItems": 28, "items": {
+            "type": "array", "items": {"type": "number", "minimum": 0, "maximum": 255}, "minItems": 28,
+            "maxItems": 28}},
+    ],
+    "description": PICTURE_HINT,
+}  # fmt: skip
+BINARY = {"type": "string", "format": "binary"}
+PICTURES = {"type": "array", "items": PICTURE, "minItems": 1, "maxItems": MAX_BATCH}
+ONE_FILE_FORM = {"required": ["file"], "properties": {"file": BINARY}}
+BATCH_FORM = {  # no minItems: an empty list and a missing field are the same multipart body
+    "minProperties": 1,
+    "properties": {
+        "files": {"type": "array", "items": BINARY, "maxItems": MAX_BATCH},
+        "pixels": {
+            "type": "array",
+            "items": {"type": "string", "description": f"one picture as JSON: {PICTURE_HINT}"},
+            "maxItems": MAX_BATCH,
+        },
+    },
 }
 
 
-def status_of(error: MnistlabError) -> int:
+def request_body(pixels: dict, form: dict) -> dict:
+    """OpenAPI requestBody: the same pictures as JSON {"pixels": ...} or as a multipart form."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "required": ["pixels"], "properties": {"pixels": pixels}}
+                },
+                "multipart/form-data": {"schema": {"type": "object", **form}},
+            },
+        }
+    }
+
+
+def error_responses(*codes: int) -> dict:
+    return {code: {"model": Problem, "description": ERRORS[code]} for code in codes}
+
+
+def status_of(error: ImageError) -> int:
     if isinstance(error, ImageTooLargeError):
         return 413
     if isinstance(error, UnreadableImageError):
         return 415
-    return 422  # NoDigitError, bad pixel arrays
+    return 422  # NoDigitError
 
 
-def pixel_array(values: Any) -> np.ndarray:
-    """JSON pixels -> (28, 28) float32 in 0..255; HTTP 422 naming the problem otherwise."""
+def pixel_array(values, name: str = "pixels") -> np.ndarray:
+    """JSON pixels -> (28, 28) float32 in [0, 1]; HTTP 422 naming what is wrong otherwise."""
+    rows_ok = isinstance(values, list) and len(values) == 28
+    if rows_ok and all(isinstance(row, list) and len(row) == 28 for row in values):
+        flat = [value for row in values for value in row]
+    elif isinstance(values, list) and len(values) == 784:
+        flat = values
+    else:
+        raise HTTPException(422, f"{name} must be {PICTURE_HINT}; got {kind_of(values)}")
+    # Checked in Python before numpy sees them: numbers only (bool is an int to Python, not here), and
+    # compared exactly, so that 10**400 or NaN is refused rather than overflowing.
+    if not all(type(value) in (int, float) for value in flat):
+        raise HTTPException(422, f"{name} must hold only numbers, not text, true/false, null or lists")
+    outside = next((value for value in flat if not 0 <= value <= 255), None)
+    if outside is not None:
+        shown = repr(outside) if len(repr(outside)) <= 12 else repr(outside)[:9] + "..."
+        raise HTTPException(422, f"{name} must hold finite numbers from 0 to 255, not {shown}")
+    return np.array(flat, dtype=np.float32).reshape(28, 28) / 255
+
+
+def kind_of(value) -> str:
+    """A few words for a JSON value in a message: 'a list of 27 items', 'text', ..."""
+    if isinstance(value, list):
+        if len(value) == 28 and all(isinstance(row, list) for row in value):
+            lengths = sorted({len(row) for row in value})
+            return f"28 rows of {' or '.join(map(str, lengths))} items"
+        return f"a list of {len(value)} items"
+    names = {dict: "an object", str: "text", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def parse_json(body: bytes, what: str = "the body"):
+    """JSON bytes -> Python values; HTTP 422 for too many bytes, invalid or too deeply nested JSON."""
+    if len(body) > MAX_JSON_BYTES:
+        raise HTTPException(
+            422,
+            f"{what} holds {len(body):,} bytes of JSON, more than the {MAX_JSON_BYTES:,} allowed; "
+            f"send fewer pictures per request (at most {MAX_BATCH})",
+        )
     try:
-        pixels = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise HTTPException(422, "pixels must be numbers: 28 rows of 28, or 784 in a flat list") from None
-    if pixels.shape == (784,):
-        pixels = pixels.reshape(28, 28)
-    if pixels.shape != (28, 28):
-        raise HTTPException(422, f"pixels must be 28x28 or 784 values, not shape {pixels.shape}")
-    if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 255:
-        raise HTTPException(422, "pixel values must be in 0..255")
-    return pixels / 255.0
+        return json.loads(body)
+    except RecursionError:
+        raise HTTPException(422, f"{what} is JSON nested too deeply; pixels need 2 levels of lists") from None
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise HTTPException(422, f'{what} is not valid JSON ({error}); send {{"pixels": [...]}}') from None
+
+
+def json_pictures(body: bytes, batch: bool) -> list[np.ndarray]:
+    """A JSON request body -> its pictures as (28, 28) arrays (run in a worker: parsing takes time)."""
+    document = parse_json(body)
+    if not isinstance(document, dict) or "pixels" not in document:
+        raise HTTPException(422, f'expected a JSON object {{"pixels": [...]}} with {PICTURE_HINT}')
+    if not batch:
+        return [pixel_array(document["pixels"])]
+    pictures = document["pixels"]
+    if not isinstance(pictures, list) or not 1 <= len(pictures) <= MAX_BATCH:
+        raise HTTPException(
+            422,
+            f'"pixels" must be a list of 1 to {MAX_BATCH} pictures, each {PICTURE_HINT}; '
+            f"got {kind_of(pictures)}",
+        )
+    return [pixel_array(picture, f"picture {index}") for index, picture in enumerate(pictures)]
+
+
+def field_picture(text: str, index: int) -> np.ndarray:
+    """A `pixels` form field -> a (28, 28) array, or HTTP 422."""
+    name = f"picture {index}"
+    return pixel_array(parse_json(text.encode(), name), name)
+
+
+async def form_sources(request: Request, batch: bool) -> list:
+    """The pictures in a multipart form: file bytes, and (for a batch) JSON text of `pixels` fields."""
+    picture_fields = ("files", "pixels") if batch else ("file",)
+    sources: list = []
+    try:
+        async with request.form(max_files=MAX_BATCH + 1, max_fields=MAX_BATCH + 1) as form:
+            for name, value in form.multi_items():
+                if name not in picture_fields:
+                    continue  # other fields are ignored, as browsers may add some
+                if isinstance(value, str):  # a field without a file name: its text is the file
+                    sources.append(value if name == "pixels" else value.encode())
+                elif name == "pixels":
+                    raise HTTPException(422, "a `pixels` form field must hold JSON text, not a file")
+                else:
+                    sources.append(await value.read())
+    except StarletteHTTPException as error:
+        if error.status_code != 400:  # 408, 413 from the body limits
+            raise
+        raise HTTPException(
+            400,
+            f"the multipart form could not be read ({error.detail}); send multipart/form-data as browsers "
+            f"and HTTP libraries make it, with at most {MAX_BATCH} pictures",
+        ) from None
+    if not sources:
+        field = "`files` or `pixels`" if batch else "`file`"
+        raise HTTPException(422, f"no picture in the form: send the image in the field {field}")
+    if len(sources) > (MAX_BATCH if batch else 1):
+        allowed = f"at most {MAX_BATCH} per batch" if batch else "one here; several go to /predict/batch"
+        raise HTTPException(422, f"{len(sources)} pictures in the form: send {allowed}")
+    if sum(len(source) for source in sources if isinstance(source, str)) > MAX_JSON_BYTES:
+        raise HTTPException(422, f"the `pixels` fields hold more than {MAX_JSON_BYTES:,} bytes of JSON")
+    return sources
 
 
 class Recognizer:
@@ -88,14 +267,23 @@ class Recognizer:
         async with workers:
             return await run_in_threadpool(work, *args)
 
+    async def read(self, request: Request, batch: bool) -> list:
+        """The pictures in a request: file bytes, (28, 28) pixel arrays, or `pixels` form fields."""
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type == "application/json":
+            return await self.run(json_pictures, await request.body(), batch)
+        if media_type == "multipart/form-data":
+            return await form_sources(request, batch)
+        raise HTTPException(
+            415,
+            f"the body is {media_type or 'of no stated type'}: send multipart/form-data with the image "
+            "in `file`, or application/json with `pixels`",
+        )
+
     def answer(self, digits: list[np.ndarray]) -> list[dict]:
         probabilities = self.classifier.predict_proba(np.stack(digits)[..., None])
         return [
-            {
-                "label": int(row.argmax()),
-                "probabilities": [float(p) for p in row],
-                "top_k": ranked(row, TOP_K),
-            }
+            {"label": int(row.argmax()), "probabilities": row.tolist(), "top_k": ranked(row, TOP_K)}
             for row in probabilities
         ]
 
@@ -104,127 +292,122 @@ class Recognizer:
 
     def many(self, sources: list) -> list[dict]:
         """Answers in input order; a picture that fails gets {"error", "status"} and the rest still count."""
+        sources = [field_picture(s, i) if isinstance(s, str) else s for i, s in enumerate(sources)]
         digits, positions, results = [], [], []
         for index, source in enumerate(sources):
             try:
                 digits.append(preprocess(source, name=f"picture {index}"))
                 positions.append(index)
                 results.append(None)
-            except (UnreadableImageError, ImageTooLargeError, NoDigitError) as error:
+            except ImageError as error:
                 results.append({"error": str(error), "status": status_of(error)})
         for index, answer in zip(positions, self.answer(digits) if digits else [], strict=True):
             results[index] = answer
         return results
 
 
-async def read_sources(request: Request, batch: bool) -> list:
-    """The pictures in a request body: uploaded file bytes and/or (28, 28) pixel arrays."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(422, "the body is not valid JSON") from None
-        if not isinstance(body, dict) or "pixels" not in body:
-            raise HTTPException(422, 'expected a JSON object {"pixels": [...]}')
-        pictures = body["pixels"] if batch else [body["pixels"]]
-        if batch and not isinstance(pictures, list):
-            raise HTTPException(422, '"pixels" must be a list of pictures')
-        return [pixel_array(picture) for picture in pictures[: MAX_BATCH + 1]]
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=MAX_BATCH + 1, max_fields=MAX_BATCH + 1)
-        sources = []
-        for name, value in form.multi_items():
-            if name in ("file", "files") and hasattr(value, "read"):
-                sources.append(await value.read())
-            elif name == "pixels" and batch:
-                sources.append(pixel_array(_json_field(value)))
-        if not sources:
-            raise HTTPException(422, "no picture in the form: send the image in the field `file`")
-        return sources
-    raise HTTPException(415, "send multipart/form-data with a `file`, or JSON with `pixels`")
-
-
-def _json_field(text) -> Any:
-    import json
-
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        raise HTTPException(422, "a `pixels` form field must hold a JSON array") from None
-
-
-def create_app(model, *, max_upload_mb: float = 5.0, engine: str = "auto") -> FastAPI:
+def create_app(
+    model, *, max_upload_mb: float = 5.0, engine: str = "auto", body_timeout_s: float = BODY_TIMEOUT_S
+) -> FastAPI:
     """A FastAPI app serving `model` (run directory, model file or Classifier)."""
     recognizer = Recognizer(model, engine)
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's script and style from its own package files, not a CDN;
+    # no validator badge either (it is an image from validator.swagger.io).
+    app = FastAPIOffline(
         title="mnistlab digit recognizer",
         description="Draw or upload a digit; get the digit and the probability of each class.",
+        redoc_url=None,
+        static_url="/docs-static",
+        swagger_ui_parameters={"validatorUrl": None},
     )
-    app.add_middleware(BodyLimit, max_bytes=int(max_upload_mb * 1024 * 1024))
+    app.add_middleware(BodyLimit, max_bytes=int(max_upload_mb * 1024 * 1024), timeout_s=body_timeout_s)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.state.recognizer = recognizer
 
-    @app.exception_handler(MnistlabError)
-    async def _picture_problem(request: Request, error: MnistlabError):
+    @app.exception_handler(ImageError)
+    async def _picture_problem(request: Request, error: ImageError):
         return JSONResponse({"detail": str(error)}, status_code=status_of(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_problem(request: Request, error: StarletteHTTPException):
+        detail = error.detail
+        if error.status_code == 404:
+            detail = f"there is nothing at {request.url.path}; the API is described at /docs"
+        elif error.status_code == 405:
+            allowed = (error.headers or {}).get("Allow", "another method")
+            detail = f"{request.method} is not supported at {request.url.path}; use {allowed}"
+        return JSONResponse({"detail": detail}, status_code=error.status_code, headers=error.headers)
 
     @app.get("/", include_in_schema=False)
     async def page():
         return FileResponse(str(STATIC / "index.html"))
 
-    @app.get("/health")
+    @app.get("/health", response_model=Health)
     async def health():
+        """The model served (its run folder's or file's name, never a path), the engine, the classes."""
         classifier = recognizer.classifier
         return {
             "status": "ok",
-            "model": str(classifier.path),
+            "model": (classifier.run_dir or classifier.path).name,
             "engine": recognizer.engine,
             "classes": classifier.num_classes,
         }
 
-    body = {
-        "requestBody": {
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
-                },
-                "application/json": {"schema": PIXELS_SCHEMA},
-            }
-        }
-    }
-
-    @app.post("/predict", openapi_extra=body)
+    @app.post(
+        "/predict",
+        response_model=Prediction,
+        responses=error_responses(400, 408, 413, 415, 422),
+        openapi_extra=request_body(PICTURE, ONE_FILE_FORM),
+    )
     async def predict(request: Request):
         """One picture (an uploaded image or 28x28 pixels) -> label, probabilities, top 3."""
-        sources = await read_sources(request, batch=False)
-        if len(sources) != 1:
-            raise HTTPException(422, "send one picture here; several go to /predict/batch")
+        sources = await recognizer.read(request, batch=False)
         return await recognizer.run(recognizer.one, sources[0])
 
-    @app.post("/predict/batch", openapi_extra=body)
+    @app.post(
+        "/predict/batch",
+        response_model=BatchAnswer,
+        responses=error_responses(400, 408, 413, 415, 422),
+        openapi_extra=request_body(PICTURES, BATCH_FORM),
+    )
     async def predict_batch(request: Request):
         """Several pictures -> one answer each, in order (a picture that fails gets its own error)."""
-        sources = await read_sources(request, batch=True)
-        if len(sources) > MAX_BATCH:
-            raise HTTPException(422, f"at most {MAX_BATCH} pictures per batch")
+        sources = await recognizer.read(request, batch=True)
         return {"results": await recognizer.run(recognizer.many, sources)}
 
     return app
+
+
+def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
+    """The uvicorn server that `serve` runs (tests run the same one in a thread).
+
+    Bounded by uvicorn: a connection idle between requests (KEEP_ALIVE_S) and the size of the request
+    line and headers (MAX_HEADER_BYTES, else 400). Bounded by the app: the body's size and the time to
+    send it (limits.py). Not bounded: the time to send the request line and headers, for uvicorn has
+    no deadline for them (each byte received restarts the idle clock). Put a reverse proxy with a header
+    timeout (nginx's client_header_timeout) in front of a server that untrusted clients can reach.
+    """
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http="h11",  # the HTTP implementation these limits were tested with, even if httptools is present
+        timeout_keep_alive=KEEP_ALIVE_S,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )
+    return uvicorn.Server(config)
 
 
 def serve(
     model, *, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 5.0, engine: str = "auto"
 ) -> None:
     """Run the app with uvicorn until Ctrl-C (what `mnistlab serve` does)."""
-    import uvicorn
-
     app = create_app(model, max_upload_mb=max_upload_mb, engine=engine)
     print(
         f"serving {app.state.recognizer.classifier.path} with {app.state.recognizer.engine} "
         f"at http://{host}:{port}/ (API docs at /docs)"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn_server(app, host, port).run()

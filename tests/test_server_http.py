@@ -1,0 +1,294 @@
+"""The real HTTP server (uvicorn, set up as `mnistlab serve` sets it up) against bad input and bad clients.
+
+Each bad request gets a 4xx, never a 5xx, with one readable sentence, and the SAME keep-alive connection
+then answers a good request; a client that trickles its body is timed out; schemathesis finds no 5xx and
+no answer that the OpenAPI schema does not describe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from recognition_support import mnist_split, trained_model
+
+from mnistlab.recognition import limits
+from mnistlab.recognition.server import MAX_BATCH, create_app, uvicorn_server
+
+STRICT_MB = 0.25  # the strict server's upload limit: 262144 bytes ...
+STRICT_TIMEOUT_S = 1.0  # ... and its deadline for a request body
+
+
+@contextlib.contextmanager
+def serving(app) -> Iterator[int]:
+    """Run `app` in the same uvicorn server as `mnistlab serve`, on a free 127.0.0.1 port; yield the port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn_server(app, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def classifier(mnist_dir, tmp_path_factory):
+    """The served (onnxruntime) classifier, converted once and shared by both servers."""
+    model = trained_model(mnist_dir, tmp_path_factory.getbasetemp() / "recognition-model")
+    return create_app(model).state.recognizer.classifier
+
+
+@pytest.fixture(scope="module")
+def port(classifier):
+    with serving(create_app(classifier)) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def strict_port(classifier):
+    with serving(create_app(classifier, max_upload_mb=STRICT_MB, body_timeout_s=STRICT_TIMEOUT_S)) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def good(mnist_dir):
+    """A good request (JSON body, headers) and the label it must get."""
+    images, labels = mnist_split(mnist_dir, "t10k")
+    return (
+        json.dumps({"pixels": images[0].tolist()}).encode(),
+        {"content-type": "application/json"},
+        labels[0],
+    )
+
+
+def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, dict]:
+    head = f'--b0undary\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n\r\n'
+    body = head.encode() + data + b"\r\n--b0undary--\r\n"
+    return body, {"content-type": "multipart/form-data; boundary=b0undary"}
+
+
+def float_tiff(value: float) -> bytes:
+    pixels = np.full((60, 60), 230, dtype=np.float32)
+    pixels[10:50, 28:32], pixels[0, 0] = 20, value
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="F").save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
+def encoded(image: Image.Image, format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def drawn(width: int, height: int, mode: str = "L") -> Image.Image:
+    image = Image.new("L", (width, height), 230)
+    ImageDraw.Draw(image).line([(width // 2, height // 4), (width // 2, 3 * height // 4)], fill=20, width=40)
+    return image.convert(mode)
+
+
+def pixels_json(text: bytes) -> tuple[bytes, dict]:
+    return b'{"pixels": ' + text + b"}", {"content-type": "application/json"}
+
+
+def numbers(*tokens: bytes, count: int = 784) -> bytes:
+    return b"[" + b",".join(tokens * count) + b"]"
+
+
+# name: () -> (method, path, body, headers, status, part of the answer's detail); built when used
+BAD_REQUESTS = {
+    "NaN in a float TIFF": lambda: (
+        "POST", "/predict", *multipart("file", "nan.tif", float_tiff(np.nan)), 415, "holds NaN"
+    ),
+    "Inf in a float TIFF": lambda: (
+        "POST", "/predict", *multipart("file", "inf.tif", float_tiff(np.inf)), 415, "NaN or infinite"
+    ),
+    "a pixel of 10**400": lambda: (
+        "POST", "/predict", *pixels_json(numbers(b"1" + b"0" * 400)), 422, "numbers from 0 to 255, not 1000"
+    ),
+    "NaN pixels": lambda: ("POST", "/predict", *pixels_json(numbers(b"NaN")), 422, "0 to 255, not nan"),
+    "JSON nested 5000 deep": lambda: (
+        "POST", "/predict", *pixels_json(b"[" * 5000 + b"]" * 5000), 422, "nested too deeply"
+    ),
+    "JSON over 1 MB": lambda: (
+        "POST", "/predict", *pixels_json(numbers(b"0", count=600_000)), 422, "bytes of JSON, more than"
+    ),
+    "not UTF-8": lambda: (
+        "POST", "/predict", b"\xff\xfe\x00", {"content-type": "application/json"}, 422, "not valid JSON"
+    ),
+    "text for pixels": lambda: (
+        "POST", "/predict", *pixels_json(json.dumps([["9"] * 28] * 28).encode()), 422, "only numbers"
+    ),
+    "text/plain": lambda: (
+        "POST", "/predict", b'{"pixels": []}', {"content-type": "text/plain"}, 415, "is text/plain"
+    ),
+    "no content type": lambda: ("POST", "/predict", b"1234", {}, 415, "of no stated type"),
+    "multipart without a boundary": lambda: (
+        "POST", "/predict", b"--x\r\n", {"content-type": "multipart/form-data"}, 400, "could not be read"
+    ),
+    "a 50-megapixel PNG": lambda: (
+        "POST", "/predict", *multipart("file", "big.png", encoded(Image.new("1", (8000, 6250)), "PNG")), 413,
+        "8000 x 6250 pixels is more than the 10,000,000 allowed in a grey or palette PNG",
+    ),
+    "a costly progressive JPEG": lambda: (
+        "POST", "/predict", *multipart("file", "p.jpg", encoded(drawn(4000, 4000), "JPEG", progressive=True)),
+        413, "a progressive JPEG of 4000 x 4000 pixels",
+    ),
+    "too many pictures": lambda: (
+        "POST", "/predict/batch", *pixels_json(json.dumps([[0] * 784] * (MAX_BATCH + 1)).encode()), 422,
+        f"list of 1 to {MAX_BATCH} pictures",
+    ),
+    "no such page": lambda: ("GET", "/nothing", None, {}, 404, "nothing at /nothing"),
+    "a wrong method": lambda: ("DELETE", "/predict", None, {}, 405, "use POST"),
+}  # fmt: skip
+
+
+def exchange(connection: http.client.HTTPConnection, method, path, body, headers) -> tuple[int, dict, dict]:
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), json.loads(response.read())
+
+
+def assert_one_sentence(detail) -> None:
+    assert isinstance(detail, str) and detail and "\n" not in detail and len(detail) < 300, detail
+    assert "Traceback" not in detail and "Internal Server Error" not in detail
+
+
+def assert_same_connection_answers(connection, sock, good) -> None:
+    assert connection.sock is sock, "the server closed the connection"
+    body, headers, label = good
+    status, _, answer = exchange(connection, "POST", "/predict", body, headers)
+    assert status == 200 and answer["label"] == label
+    assert connection.sock is sock
+
+
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+def test_bad_request_gets_a_4xx_sentence_and_the_connection_stays_usable(port, good, name):
+    method, path, body, headers, expected, message = BAD_REQUESTS[name]()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.connect()
+    sock = connection.sock
+    status, response_headers, answer = exchange(connection, method, path, body, headers)
+    assert status == expected, answer
+    assert_one_sentence(answer["detail"])
+    assert message in answer["detail"]
+    assert response_headers.get("connection") != "close"
+    assert_same_connection_answers(connection, sock, good)
+    connection.close()
+
+
+def endless(megabytes: float):
+    for _ in range(int(megabytes * 64)):
+        yield b"\0" * 16384
+
+
+def test_a_body_over_the_limit_gets_a_clean_413_and_the_connection_stays(strict_port, good):
+    """The server reads and drops the rest of the body, so the client, still sending, gets its answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", strict_port, timeout=30)
+    connection.connect()
+    sock = connection.sock
+    over = b"\0" * int(STRICT_MB * 1024 * 1024 * 3)
+    for body in (over, endless(2)):  # with a Content-Length, then chunked (http.client's choice)
+        status, _, answer = exchange(
+            connection, "POST", "/predict", body, {"content-type": "application/json"}
+        )
+        assert status == 413 and answer["detail"].startswith("the request body is over the 0.25 MB limit")
+        assert_same_connection_answers(connection, sock, good)
+    connection.close()
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_client_that_waits_for_100_continue_gets_413_without_sending(strict_port):
+    with socket.create_connection(("127.0.0.1", strict_port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\nExpect: 100-continue\r\n\r\n"
+        )
+        answer = read_until_closed(sock)  # no body sent: the server answers and closes
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
+
+
+def test_a_body_too_large_even_to_drop_is_refused_at_once_and_the_connection_closed(strict_port, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_DRAIN_BYTES", 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", strict_port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2000000\r\n\r\n"
+        )
+        start = time.monotonic()
+        answer = read_until_closed(sock)  # answered before a byte of the body was sent ...
+    assert time.monotonic() - start < STRICT_TIMEOUT_S / 2  # ... not after waiting for it in vain
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
+
+
+def test_a_body_trickled_byte_by_byte_is_timed_out_with_408(strict_port):
+    with socket.create_connection(("127.0.0.1", strict_port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n"
+        )
+        start = time.monotonic()
+        with contextlib.suppress(OSError):  # the server may close while a byte is on its way
+            while time.monotonic() - start < 3 * STRICT_TIMEOUT_S:
+                sock.sendall(b" ")
+                time.sleep(0.05)
+        answer = read_until_closed(sock)
+        took = time.monotonic() - start
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"did not arrive within 1 s" in answer
+    assert b"connection: close" in answer.lower()
+    assert STRICT_TIMEOUT_S <= took < 3 * STRICT_TIMEOUT_S + 2
+
+
+SCHEMATHESIS_CONFIG = """
+[checks.positive_data_acceptance]
+# The schema cannot say "bytes that decode to a picture holding a digit": random bytes that are valid
+# for it get 415 and random valid pixels (no digit) 422, as they should.
+expected-statuses = ["2xx", "415", "422"]
+
+[[operations]]
+include-path = "/predict/batch"
+# The coverage phase would build every boundary case of 64 pictures of 784 numbers: minutes, not seconds.
+phases.coverage.enabled = false
+"""
+
+
+def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(port, tmp_path):
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(SCHEMATHESIS_CONFIG)
+    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run"]
+    options = ["--checks", "all", "--max-examples", "50", "--seed", "1", "--generation-database", "none"]
+    result = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}/openapi.json", *options, "--workers", "1", "--no-color"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    assert "3 selected / 3 total" in result.stdout and " passed" in result.stdout
