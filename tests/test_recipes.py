@@ -90,7 +90,7 @@ def test_combined_model_averages_its_members_and_loads_safely(digits, tmp_path):
 
 def tiny_fastcnn_pair(mnist_dir, tmp_path):
     """An ensemble of 2 fastcnn runs on 600 training images, in tmp_path/ens."""
-    from mnistlab.models.ensemble import train_ensemble
+    from mnistlab.training.ensemble import train_ensemble
 
     return train_ensemble(
         2,

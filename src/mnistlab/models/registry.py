@@ -49,9 +49,9 @@ class ModelSpec:
     # Training settings this recipe defaults to (epochs, batch_size, lr, optimizer, schedule, ...);
     # a value the user sets explicitly wins.
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    # A recipe that is not one fit of one model (an ensemble trains several): trainer(config, run_dir)
-    # -> Run replaces the training loop, for new runs (run_dir None) and resumed ones alike.
-    trainer: Callable[..., Any] | None = None
+    # An ensemble's member recipe: its members are trained apart as runs of this recipe, then combined
+    # (build() gives the untrained ensemble). None: one model, trained by one fit.
+    member_recipe: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "architecture", MappingProxyType(dict(self.architecture)))

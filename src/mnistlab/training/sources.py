@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ class ModelSource:
     architecture: Mapping[str, Any] = field(default_factory=dict)  # the settings a user may override
     recipe_defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
-    trainer: Callable[..., Any] | None = None  # the spec's own trainer, for recipes that are not one fit
+    member_recipe: str | None = None  # an ensemble's member recipe (see ModelSpec); None: one model
 
     def check_overrides(self, overrides: Mapping[str, Any]) -> None:
         """Architecture settings must be ones this model has (zoo models only)."""
@@ -80,7 +80,7 @@ def model_source(model: str) -> ModelSource:
         architecture=spec.architecture,
         recipe_defaults=spec.defaults,
         description=spec.description,
-        trainer=spec.trainer,
+        member_recipe=spec.member_recipe,
     )
 
 

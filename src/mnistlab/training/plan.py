@@ -1,0 +1,57 @@
+"""What a run will do before it does anything: its resolved config and where its model comes from.
+
+    config, source = configure("mlp", {"epochs": 3})          # a new run: checked, nothing written
+    config, source = configure_resume(run_dir, progress=None) # an unfinished run, with its saved settings
+
+Both trainers (single_run.py, ensemble.py) start from here, for new runs and resumed ones alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mnistlab.errors import MnistlabError
+from mnistlab.rundir import read_config, release
+from mnistlab.training.config import ARCHITECTURE_FIELDS, TrainConfig, config_from_dict, resolve_config
+from mnistlab.training.runtime import native_precision
+from mnistlab.training.sources import ModelSource, model_source
+
+
+def _with(config: TrainConfig, **changes: Any) -> TrainConfig:
+    return TrainConfig(**{**config.to_dict(), **changes})
+
+
+def configure(model: str, settings: dict[str, Any]) -> tuple[TrainConfig, ModelSource]:
+    """A new run of `model` with `settings` (TrainConfig fields) -> (config as recorded, model source)."""
+    source = model_source(model)
+    config = resolve_config({**settings, "model": model}, source.recipe_defaults)
+    if config.precision == "auto":  # record what this machine uses
+        config = _with(config, precision=native_precision())
+    source.check_overrides(config.architecture())
+    if source.path is not None:  # a file: remember where it is, wherever a resume starts from
+        return _with(config, model=str(source.path)), source
+    # record the architecture actually built, e.g. hidden=128, not "the default"
+    built = {name: value for name, value in source.architecture.items() if name in ARCHITECTURE_FIELDS}
+    return _with(config, **{**built, **config.architecture()}), source
+
+
+def configure_resume(
+    run_dir: Path, progress: bool | None, allow_code: bool = False
+) -> tuple[TrainConfig, ModelSource]:
+    """The saved settings of the claimed, unfinished run `run_dir` (progress: display only, may change).
+
+    A run trained from a Python file runs that file again: only with allow_code, since a run folder may
+    come from someone else (naming the file with --model net.py was consent for the first run only).
+    """
+    config = config_from_dict(read_config(run_dir))
+    if progress is not None:
+        config = _with(config, progress=progress)
+    source = model_source(config.model)
+    if source.path is not None and source.path.suffix == ".py" and not allow_code:
+        release(run_dir)
+        raise MnistlabError(
+            f"{run_dir} was trained from the Python file {source.path}, and resuming it would run "
+            "that file; if you trust it, resume with --allow-code (allow_code=True)"
+        )
+    return config, source
