@@ -35,8 +35,9 @@ def base_url(mnist_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(base_url):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
+    from playwright.sync_api import sync_playwright  # the dev extra: missing is a failure, not a skip
+
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 900, "height": 600})

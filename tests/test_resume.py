@@ -39,7 +39,16 @@ def cli_args(settings: dict) -> list[str]:
 def start_training(run_dir: Path, data_dir: Path) -> subprocess.Popen:
     env = {**os.environ, "MNISTLAB_DATA_DIR": str(data_dir)}
     command = [sys.executable, "-m", "mnistlab", "train", *cli_args(SETTINGS), "--out", str(run_dir)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The child gets the default Ctrl-C handling even when this suite runs in the background (where
+    # the shell starts it with SIGINT ignored, which a child inherits and Python then keeps).
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def wait_for_first_checkpoint(process: subprocess.Popen, run_dir: Path) -> None:
