@@ -265,6 +265,26 @@ def test_a_body_trickled_byte_by_byte_is_timed_out_with_408(strict_port):
     assert STRICT_TIMEOUT_S <= took < 3 * STRICT_TIMEOUT_S + 2
 
 
+def test_headers_dripped_byte_by_byte_are_cut_off(port, monkeypatch):
+    """Slowloris: each byte would restart uvicorn's idle clock; the header deadline does not restart."""
+    import mnistlab.recognition.server as server_module
+
+    monkeypatch.setattr(server_module, "HEADER_DEADLINE_S", 1.0)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        start = time.monotonic()
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        with contextlib.suppress(OSError):  # the server closes while bytes are on their way
+            while time.monotonic() - start < 8:
+                sock.sendall(b"X")
+                time.sleep(0.2)
+        try:
+            answer = read_until_closed(sock)
+        except ConnectionResetError:  # closed with our last bytes unread: a reset, not a FIN
+            answer = b""
+        took = time.monotonic() - start
+    assert answer == b"" and took < 4, (answer, took)  # closed after about 1 s, without an answer
+
+
 SCHEMATHESIS_CONFIG = """
 [checks.positive_data_acceptance]
 # The schema cannot say "bytes that decode to a picture holding a digit": random bytes that are valid

@@ -12,8 +12,8 @@
   body is not over by MAX_DRAIN_BYTES or by the deadline, or the client waits for `100 Continue`
   before sending it, the answer says `Connection: close` and the connection is closed once it is sent.
 
-Not bounded here: the time to send the request line and headers, before the app sees the request
-(see server.uvicorn_server for what uvicorn bounds).
+The time to send the request line and headers, before the app sees the request, is bounded in the
+server's protocol instead (server.uvicorn_server).
 """
 
 from __future__ import annotations

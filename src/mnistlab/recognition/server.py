@@ -52,6 +52,7 @@ MAX_JSON_BYTES = 1024 * 1024
 TOP_K = 3
 KEEP_ALIVE_S = 5  # uvicorn closes a connection idle this long between requests
 MAX_HEADER_BYTES = 16 * 1024  # request line and headers; more is answered 400 by uvicorn
+HEADER_DEADLINE_S = 10.0  # a request's line and headers must arrive within this (slowloris)
 STATIC = resources.files("mnistlab.recognition") / "static"
 PICTURE_HINT = "28 rows of 28 numbers, or 784 numbers in one list, each from 0 to 255"
 
@@ -378,14 +379,60 @@ def create_app(
     return app
 
 
+def _header_deadline_protocol():
+    """uvicorn's h11 protocol with a deadline for each request's line and headers.
+
+    uvicorn bounds a connection idle between requests, but every byte received restarts that clock, so a
+    client dripping a header byte at a time would hold a connection forever. Here the clock starts when
+    the connection opens (and after each response) and stops when a request's headers are complete.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        _deadline = None
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            self._arm()  # first: a pipelined request may start (and disarm) inside the call below
+            super().on_response_complete()
+
+        def handle_events(self) -> None:
+            cycle = self.cycle
+            super().handle_events()
+            if self.cycle is not cycle:  # a new request's headers are complete
+                self._disarm()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(HEADER_DEADLINE_S, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderDeadline
+
+
 def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
     """The uvicorn server that `serve` runs (tests run the same one in a thread).
 
     Bounded by uvicorn: a connection idle between requests (KEEP_ALIVE_S) and the size of the request
-    line and headers (MAX_HEADER_BYTES, else 400). Bounded by the app: the body's size and the time to
-    send it (limits.py). Not bounded: the time to send the request line and headers, for uvicorn has
-    no deadline for them (each byte received restarts the idle clock). Put a reverse proxy with a header
-    timeout (nginx's client_header_timeout) in front of a server that untrusted clients can reach.
+    line and headers (MAX_HEADER_BYTES, else 400). Bounded here: the time to send the request line and
+    headers (HEADER_DEADLINE_S, then the connection is closed), the body's size and the time to send it
+    (limits.py).
     """
     import uvicorn
 
@@ -394,7 +441,7 @@ def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
         host=host,
         port=port,
         log_level="warning",
-        http="h11",  # the HTTP implementation these limits were tested with, even if httptools is present
+        http=_header_deadline_protocol(),  # uvicorn's h11 implementation, with a header deadline
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
