@@ -59,7 +59,7 @@ def test_every_config_field_is_a_train_flag():
     from mnistlab.cli.training import train_command
 
     parameters = set(inspect.signature(train_command).parameters)
-    assert parameters == set(FIELDS) | {"resume"}
+    assert parameters == set(FIELDS) | {"resume", "allow_code"}  # the two that are not settings
 
 
 def _lr_curve(schedule: str, warmup: float, total_steps: int = 100) -> np.ndarray:
