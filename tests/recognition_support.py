@@ -97,13 +97,13 @@ def trained_model(data_dir: Path, workdir: Path) -> Path:
 
 @contextlib.contextmanager
 def running_server(app) -> Iterator[str]:
-    """Serve `app` with a real uvicorn server on a free 127.0.0.1 port; yield its base URL."""
-    import uvicorn
+    """Serve `app` with the server `mnistlab serve` runs, on a free 127.0.0.1 port; yield its base URL."""
+    from mnistlab.recognition.server import uvicorn_server
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn_server(app, "127.0.0.1", port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

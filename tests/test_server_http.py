@@ -14,17 +14,16 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from recognition_support import mnist_split, trained_model
+from recognition_support import mnist_split, running_server, trained_model
 
 from mnistlab.recognition import limits
-from mnistlab.recognition.server import MAX_BATCH, create_app, uvicorn_server
+from mnistlab.recognition.server import MAX_BATCH, create_app
 
 STRICT_MB = 0.25  # the strict server's upload limit: 262144 bytes ...
 STRICT_TIMEOUT_S = 1.0  # ... and its deadline for a request body
@@ -33,22 +32,8 @@ STRICT_TIMEOUT_S = 1.0  # ... and its deadline for a request body
 @contextlib.contextmanager
 def serving(app) -> Iterator[int]:
     """Run `app` in the same uvicorn server as `mnistlab serve`, on a free 127.0.0.1 port; yield the port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn_server(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running_server(app) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="module")
