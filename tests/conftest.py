@@ -37,3 +37,34 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("MNISTLAB_CACHE_DIR", str(cache))
     return cache
+
+
+# A small synthetic dataset in the MNIST file layout (tests/fixtures_data/synthetic.py), for data tests.
+@pytest.fixture
+def contents() -> dict:
+    """The synthetic dataset's four .gz files: {file name: bytes}."""
+    from fixtures_data import synthetic
+
+    return synthetic.file_contents()
+
+
+@pytest.fixture
+def spec(contents):
+    """The synthetic dataset registered (its files not written anywhere)."""
+    from fixtures_data import synthetic
+
+    from mnistlab.data.registry import register_dataset, unregister_dataset
+
+    registered = register_dataset(synthetic.spec_for(contents))
+    yield registered
+    unregister_dataset(registered.name)
+
+
+@pytest.fixture
+def tiny(tmp_path, isolated_cache, monkeypatch, contents, spec) -> Path:
+    """The synthetic dataset written under tmp_path/data, registered, with a private cache."""
+    from fixtures_data import synthetic
+
+    monkeypatch.delenv("MNISTLAB_DATA_DIR", raising=False)
+    synthetic.write_dataset(tmp_path / "data", contents)
+    return tmp_path / "data"

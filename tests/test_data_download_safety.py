@@ -15,7 +15,7 @@ from fixtures_data.mirror import STREAM_CAP_BYTES, TLS_CERT, MirrorServer, Route
 
 import mnistlab
 from mnistlab.data import fetch, idx, urls
-from mnistlab.data.registry import get_dataset, register_dataset, unregister_dataset
+from mnistlab.data.registry import get_dataset
 from mnistlab.errors import DataError, MnistlabError
 
 NAME = synthetic.NAME
@@ -31,18 +31,6 @@ def bomb() -> bytes:
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
     zeros = bytes(1 << 20)
     return b"".join(compressor.compress(zeros) for _ in range(BOMB_BYTES >> 20)) + compressor.flush()
-
-
-@pytest.fixture
-def contents():
-    return synthetic.file_contents()
-
-
-@pytest.fixture
-def spec(contents):
-    registered = register_dataset(synthetic.spec_for(contents))
-    yield registered
-    unregister_dataset(registered.name)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from fixtures_data.mirror import MirrorServer
 
 import mnistlab
 from mnistlab.data import fetch
-from mnistlab.data.registry import get_dataset, register_dataset, unregister_dataset
+from mnistlab.data.registry import get_dataset
 from mnistlab.errors import DataError
 
 IMAGES = "train-images-idx3-ubyte.gz"
@@ -22,18 +22,6 @@ LABELS = "train-labels-idx1-ubyte.gz"
 def server():
     with MirrorServer() as mirror_server:
         yield mirror_server
-
-
-@pytest.fixture
-def contents():
-    return synthetic.file_contents()
-
-
-@pytest.fixture
-def spec(contents):
-    registered = register_dataset(synthetic.spec_for(contents))
-    yield registered
-    unregister_dataset(registered.name)
 
 
 @pytest.fixture(autouse=True)

@@ -12,21 +12,10 @@ from fixtures_data import synthetic
 
 import mnistlab
 from mnistlab.data import cache
-from mnistlab.data.registry import register_dataset, unregister_dataset
+from mnistlab.data.registry import register_dataset
 from mnistlab.errors import DataError, SplitError
 
 NAME = synthetic.NAME
-
-
-@pytest.fixture
-def tiny(tmp_path, isolated_cache, monkeypatch):
-    """The synthetic dataset written under tmp_path/data, registered, with a private cache."""
-    monkeypatch.delenv("MNISTLAB_DATA_DIR", raising=False)
-    contents = synthetic.file_contents()
-    synthetic.write_dataset(tmp_path / "data", contents)
-    spec = register_dataset(synthetic.spec_for(contents))
-    yield tmp_path / "data"
-    unregister_dataset(spec.name)
 
 
 def shades(images: np.ndarray) -> list[int]:

@@ -10,12 +10,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from fixtures_data import synthetic
 
 import mnistlab
 from mnistlab.data import integrity
-from mnistlab.data.registry import register_dataset, unregister_dataset
 
 MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -102,16 +100,6 @@ def test_the_command_names_each_problem_on_a_damaged_copy(mnist_dir, tmp_path):
     )
     assert "re-download" in lines[4]
     assert result.stderr == "error: mnist: 3 of 6 files failed verification (see above)\n"
-
-
-@pytest.fixture
-def tiny(tmp_path, isolated_cache, monkeypatch):
-    monkeypatch.delenv("MNISTLAB_DATA_DIR", raising=False)
-    contents = synthetic.file_contents()
-    synthetic.write_dataset(tmp_path / "data", contents)
-    spec = register_dataset(synthetic.spec_for(contents))
-    yield tmp_path / "data"
-    unregister_dataset(spec.name)
 
 
 def test_a_cached_image_changed_in_place_is_a_mismatch_until_the_next_load(tiny, isolated_cache):
