@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import mnistlab
+from mnistlab.classifier import load_classifier
 from mnistlab.evaluation import plots
-from mnistlab.evaluation.api import evaluate_classifier, write_run_report
+from mnistlab.evaluation.evaluation import evaluate_classifier, write_run_report
 from mnistlab.evaluation.report import PICTURES
-from mnistlab.models.loading import load_classifier
 from mnistlab.rundir import cpu_model
 
 

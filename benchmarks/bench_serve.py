@@ -151,7 +151,7 @@ def main() -> None:
     import onnxruntime
 
     import mnistlab
-    from mnistlab.recognition.engine import as_onnx
+    from mnistlab.recognition.serving_engine import as_onnx
     from mnistlab.rundir import cpu_model
 
     test = mnistlab.load("mnist", split="test")

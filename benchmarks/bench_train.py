@@ -34,7 +34,7 @@ LEVERS = [
 
 
 def _print(report) -> None:
-    from mnistlab.bench import describe
+    from mnistlab.evaluation.bench import describe
 
     hardware, versions = report.environment["hardware"], report.environment["versions"]
     print(f"hardware: {hardware['cpu']}, {hardware['cores']} cores, {hardware.get('platform', '')}")
@@ -56,7 +56,7 @@ def _print(report) -> None:
 
 
 def main() -> None:
-    from mnistlab.bench import bench
+    from mnistlab.evaluation.bench import bench
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)

@@ -85,7 +85,7 @@ def load_benchmark_module(name: str):
 def trained_model(data_dir: Path, workdir: Path) -> Path:
     # data_dir is part of the cache key only: mnistlab.train reads $MNISTLAB_DATA_DIR like every user.
     """A run directory (or .keras file) holding a real model trained on real MNIST, made once."""
-    if importlib.util.find_spec("mnistlab.training.api") is not None:
+    if importlib.util.find_spec("mnistlab.training.dispatch") is not None:
         import mnistlab
 
         run = mnistlab.train(

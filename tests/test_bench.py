@@ -9,8 +9,16 @@ import sys
 
 import pytest
 
-from mnistlab.bench import EpochScore, RecipeRow, SeedRun, Spread, _speedups, describe, parse_recipe
 from mnistlab.errors import MnistlabError
+from mnistlab.evaluation.bench import (
+    EpochScore,
+    RecipeRow,
+    SeedRun,
+    Spread,
+    _speedups,
+    describe,
+    parse_recipe,
+)
 
 
 def _run(seed: int, timeline: list[tuple[float, float]]) -> SeedRun:

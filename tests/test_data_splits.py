@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mnistlab.data.splits import GRAMMAR, Slice, SplitSpec, SplitTerm, UnsupportedSplitError, parse_split
+from mnistlab.data.splits import GRAMMAR, Slice, SplitSpec, SplitTerm, UnsupportedSplitError
 from mnistlab.errors import SplitError
 
 SIZES = {"train": 60000, "test": 10000}
@@ -153,11 +153,11 @@ def test_resolution_errors(spec, fragment):
 
 
 def test_parse_gives_a_frozen_checked_value():
-    spec = parse_split("train[:80%]+test[-1000:]")
+    spec = SplitSpec.parse("train[:80%]+test[-1000:]")
     assert spec.terms == (SplitTerm("train", None, 80.0, "%"), SplitTerm("test", -1000, None, "abs"))
     assert str(spec) == "train[:80%]+test[-1000:]"
     assert SplitSpec.parse(spec) is spec
-    assert hash(spec) == hash(parse_split("train[:80%] + test[-1000:]"))
+    assert hash(spec) == hash(SplitSpec.parse("train[:80%] + test[-1000:]"))
     with pytest.raises(AttributeError):
         spec.terms = ()
     with pytest.raises(SplitError, match="unit 'rows'"):

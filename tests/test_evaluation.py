@@ -8,16 +8,17 @@ They are built once per session (other test modules import them) under pytest's 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 import mnistlab
+from mnistlab import metrics
+from mnistlab.classifier import KerasClassifier, load_classifier
 from mnistlab.errors import MnistlabError
-from mnistlab.evaluation import metrics
-from mnistlab.evaluation.api import default_out_dir, evaluate, split_slug
-from mnistlab.models.loading import load_classifier
+from mnistlab.evaluation.evaluation import default_out_dir, evaluate, split_slug
 
 SEED = 0
 FIT_EXAMPLES = 3000  # enough for a model that is right most of the time and still makes mistakes
@@ -115,8 +116,16 @@ def keras_evaluation(keras_run, mnist_dir):
     return evaluate(keras_run, split=EVAL_SPLIT, data_dir=mnist_dir)
 
 
+def _keras_loss(labels, probabilities) -> float:
+    """Keras' own cross-entropy, the one training reports (it clips at 1e-7, so a forest's zeros count)."""
+    import keras
+
+    loss = keras.losses.SparseCategoricalCrossentropy()(labels, probabilities)
+    return float(keras.ops.convert_to_numpy(loss))
+
+
 def _sklearn_reference(model_path, mnist_dir):
-    """Metrics computed by scikit-learn from the saved model's predictions, independently of mnistlab."""
+    """Metrics computed by scikit-learn (the loss by Keras) from the saved model's predictions."""
     images, labels = mnistlab.load("mnist", split=EVAL_SPLIT, as_supervised=True, data_dir=mnist_dir)
     probabilities = load_classifier(model_path).predict_proba(images)
     predictions = probabilities.argmax(axis=1)
@@ -129,7 +138,7 @@ def _sklearn_reference(model_path, mnist_dir):
     )
     return {
         "accuracy": skm.accuracy_score(labels, predictions),
-        "loss": skm.log_loss(labels, probabilities, labels=classes),
+        "loss": _keras_loss(labels, probabilities),
         "confusion": skm.confusion_matrix(labels, predictions, labels=classes),
         "precision": precision,
         "recall": recall,
@@ -242,13 +251,16 @@ def test_feature_maps_for_sequential_and_functional_models(tmp_path, keras_run):
     sequential.save(tmp_path / "sequential.keras")
     image = np.zeros((28, 28, 1), dtype=np.uint8)
     image[10:18, 12:16] = 255
-    for model in (sequential, load_classifier(tmp_path / "sequential.keras").model):
-        maps = feature_maps(model, image)
+    for classifier in (
+        KerasClassifier(sequential, tmp_path / "x.keras"),
+        load_classifier(tmp_path / "sequential.keras"),
+    ):
+        maps = feature_maps(classifier, image)
         assert [(name, activations.shape) for name, activations in maps] == [
             ("first", (26, 26, 4)),
             ("second", (22, 22, 6)),
         ]
-    functional = load_classifier(keras_run).model
+    functional = load_classifier(keras_run)
     assert [name for name, _ in feature_maps(functional, image)] == ["conv_a", "conv_b"]
 
 
@@ -263,9 +275,10 @@ def test_feature_maps_of_a_bfloat16_model_are_drawable():
     )
     image = np.zeros((28, 28, 1), dtype=np.uint8)
     image[8:20, 13:15] = 255
-    ((name, activations),) = feature_maps(model, image)
+    classifier = KerasClassifier(model, Path("bf16.keras"))
+    ((name, activations),) = feature_maps(classifier, image)
     assert name == "conv_bf16" and activations.dtype == np.float32
-    assert feature_maps_figure(model, image) is not None
+    assert feature_maps_figure(classifier, image) is not None
 
 
 def test_forest_has_no_feature_maps_and_a_finite_loss(forest_file, mnist_dir):
@@ -281,7 +294,7 @@ def test_model_that_does_not_fit_the_dataset_is_a_clear_error(tmp_path, mnist_di
 
     five_classes = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
     five_classes.save(tmp_path / "five.keras")
-    with pytest.raises(MnistlabError, match="predicts 5 classes but mnist has 10"):
+    with pytest.raises(MnistlabError, match=r"predicts 5 classes but mnist has 10 classes \(0..9\)"):
         evaluate(tmp_path / "five.keras", split="test[:10]", data_dir=mnist_dir)
     color = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
     color.save(tmp_path / "color.keras")
@@ -308,7 +321,7 @@ def test_forest_that_never_saw_a_class_is_widened_to_every_class(tmp_path, mnist
     forest.fit(images.reshape(600, -1) / 255, np.array(["even", "odd"])[labels % 2])
     sio.dump(forest, tmp_path / "parity.skops")
     with pytest.raises(
-        MnistlabError, match=r"predicts the labels \[even, odd\] but mnist has the labels 0..9"
+        MnistlabError, match=r"predicts the labels \[even, odd\] but mnist has 10 classes \(0..9\)"
     ):
         evaluate(tmp_path / "parity.skops", split="test[:10]", data_dir=mnist_dir)
 

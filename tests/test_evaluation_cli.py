@@ -84,8 +84,8 @@ def test_model_that_does_not_fit_the_dataset_is_one_error_line(tmp_path, mnist_d
     assert result.stdout == ""
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
-        "error: five.keras predicts 5 classes but mnist has 10; evaluate it on the dataset it was trained on "
-        "(--dataset)"
+        "error: five.keras predicts 5 classes but mnist has 10 classes (0..9); "
+        "use it on the dataset it was trained on"
     ]
     assert "Traceback" not in result.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["five.keras"]  # nothing half-written

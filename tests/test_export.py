@@ -131,7 +131,7 @@ def test_cli_export_and_its_refusals(model_path, tmp_path):
 
     refusals = {
         ("--format", "tflite"): "unknown export format 'tflite'",
-        ("--out", str(tmp_path / "m.bin")): "one file ending in .onnx",
+        ("--out", str(tmp_path / "m.bin")): "an ONNX export is one .onnx file",
     }
     for flags, message in refusals.items():
         refused = run_cli("export", str(model_path), *flags)

@@ -10,7 +10,7 @@ import skops.io
 
 import mnistlab
 from mnistlab.errors import MnistlabError
-from mnistlab.models.loading import to_float
+from mnistlab.classifier import to_float
 from mnistlab.models.registry import (
     INPUT_SHAPE,
     NUM_CLASSES,

@@ -77,8 +77,8 @@ def test_recipe_defaults_are_valid_training_settings(name):
 
 
 def test_combined_model_averages_its_members_and_loads_safely(digits, tmp_path):
+    from mnistlab.classifier import load_classifier
     from mnistlab.models.ensemble import combine
-    from mnistlab.models.loading import load_classifier
 
     members = [get_model("fastcnn"), get_model("fastcnn")]  # same layer names: combine must cope
     path = tmp_path / "pair.keras"
@@ -89,12 +89,14 @@ def test_combined_model_averages_its_members_and_loads_safely(digits, tmp_path):
 
 
 def tiny_fastcnn_pair(mnist_dir, tmp_path):
-    """An ensemble of 2 fastcnn runs on 600 training images, in tmp_path/ens."""
+    """An ensemble of 2 fastcnn runs on 600 training images, in tmp_path/ens, with its report."""
+    from mnistlab.evaluation.evaluation import write_run_report
     from mnistlab.training.ensemble import train_ensemble
 
     return train_ensemble(
         2,
         member="fastcnn",
+        report=write_run_report,
         out=tmp_path / "ens",
         data_dir=str(mnist_dir),
         train_split="train[:1%]",
@@ -103,7 +105,7 @@ def tiny_fastcnn_pair(mnist_dir, tmp_path):
 
 
 def test_train_ensemble_trains_members_apart_and_saves_one_model(mnist_dir, tmp_path):
-    from mnistlab.models.loading import load_classifier
+    from mnistlab.classifier import load_classifier
 
     run = tiny_fastcnn_pair(mnist_dir, tmp_path)
     members = [json.loads((run.dir / "members" / str(i) / "metrics.json").read_text()) for i in range(2)]

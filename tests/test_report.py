@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from test_evaluation import EVAL_SPLIT, build_keras_run
 
-from mnistlab.evaluation.api import evaluate
+from mnistlab.evaluation.evaluation import evaluate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"

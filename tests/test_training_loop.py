@@ -7,9 +7,10 @@ import gc
 import numpy as np
 import pytest
 
+from mnistlab.data.batches import epoch_order
 from mnistlab.models.registry import get_model, get_spec
 from mnistlab.training.config import resolve_config
-from mnistlab.training.loop import batches, build_for_training, epoch_feed, epoch_order, gc_paused
+from mnistlab.training.loop import build_for_training, epoch_feed, gc_paused
 from mnistlab.training.optimization import compile_model
 
 
@@ -27,7 +28,8 @@ def _as_lists(stream) -> list:
 def test_epoch_feed_gives_the_epochs_batches_in_order():
     images, labels = _arrays(70)
     order = epoch_order(3, 1, len(labels))
-    fed, expected = _as_lists(epoch_feed(images, labels, order, 32)), list(batches(images, labels, order, 32))
+    fed = _as_lists(epoch_feed(images, labels, order, 32))
+    expected = [(images[order[i : i + 32]], labels[order[i : i + 32]]) for i in (0, 32, 64)]
     assert [len(batch_labels) for _, batch_labels in fed] == [32, 32, 6]
     for (got_images, got_labels), (want_images, want_labels) in zip(fed, expected, strict=True):
         np.testing.assert_array_equal(got_images, want_images)

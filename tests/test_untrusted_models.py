@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnistlab.classifier import load_classifier
 from mnistlab.errors import ModelFileError
-from mnistlab.models.loading import load_classifier
 
 
 def _code_that_touches(marker) -> str:

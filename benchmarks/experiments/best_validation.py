@@ -24,7 +24,7 @@ TRAIN_SIZE = 60_000
 
 def main() -> None:
     import mnistlab
-    from mnistlab.bench import parse_recipe
+    from mnistlab.evaluation.bench import parse_recipe
 
     parser = argparse.ArgumentParser()
     parser.add_argument("variants", nargs="+")

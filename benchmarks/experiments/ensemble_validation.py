@@ -192,7 +192,7 @@ def member(
 ) -> tuple[np.ndarray, float]:
     """Train (or resume, or reuse) one member; its validation probabilities and training seconds."""
     import mnistlab
-    from mnistlab.bench import parse_recipe
+    from mnistlab.evaluation.bench import parse_recipe
     from mnistlab.training.run import load_run
 
     run_dir = out / f"{variant}-seed{seed}"
@@ -220,8 +220,8 @@ def member(
 
 
 def main() -> None:
+    from mnistlab.classifier import to_float
     from mnistlab.data.load import load
-    from mnistlab.models.loading import to_float
 
     parser = argparse.ArgumentParser()
     parser.add_argument("variants", nargs="+")

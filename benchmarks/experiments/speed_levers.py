@@ -48,7 +48,7 @@ def fit_once(variant, images, labels, seed=0):
     import archs
     import keras
 
-    from mnistlab.bench import parse_recipe
+    from mnistlab.evaluation.bench import parse_recipe
     from mnistlab.models.registry import get_model, get_spec
     from mnistlab.training.config import resolve_config
     from mnistlab.training.optimization import make_loss, make_optimizer

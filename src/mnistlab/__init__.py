@@ -24,17 +24,28 @@ _PUBLIC = {
     "DatasetInfo": "mnistlab.data.info:DatasetInfo",
     "as_dataframe": "mnistlab.data.notebook:as_dataframe",
     "show_examples": "mnistlab.data.notebook:show_examples",
-    "train": "mnistlab.training.api:train",
     "get_model": "mnistlab.models.registry:get_model",
     "list_models": "mnistlab.models.registry:list_models",
-    "load_classifier": "mnistlab.models.loading:load_classifier",
-    "evaluate": "mnistlab.evaluation.api:evaluate",
+    "load_classifier": "mnistlab.classifier:load_classifier",
+    "evaluate": "mnistlab.evaluation.evaluation:evaluate",
     "predict": "mnistlab.recognition.predict:predict",
     "preprocess": "mnistlab.recognition.preprocess:preprocess",
     "MnistlabError": "mnistlab.errors:MnistlabError",
 }
 
-__all__ = sorted(_PUBLIC)
+__all__ = sorted([*_PUBLIC, "train"])
+
+
+def train(model: str | None = None, **settings):
+    """Train `model` (a zoo name, FILE.py or FILE.keras; default fastcnn) with TrainConfig `settings` -> Run.
+
+    Or continue an interrupted run: train(resume="runs/2026-11-23-mlp"). The same as `mnistlab train`: the
+    training itself is mnistlab.training.dispatch.train; the run's report.html is written by evaluation.
+    """
+    from mnistlab.evaluation.evaluation import write_run_report
+    from mnistlab.training.dispatch import train as train_run
+
+    return train_run(model, report=write_run_report, **settings)
 
 
 def __getattr__(name: str):

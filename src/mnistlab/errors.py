@@ -7,6 +7,20 @@ class MnistlabError(Exception):
     exit_code = 2
 
 
+def setting(name: str, value: object = None) -> str:
+    """A setting named for both audiences: `out (--out)`, or `top_k=3 (--top-k 3)` with a value.
+
+    Library messages name what to change this way, so that they read right in Python and on the command
+    line alike.
+    """
+    flag = "--" + name.replace("_", "-")
+    if value is None:
+        return f"{name} ({flag})"
+    import shlex
+
+    return f"{name}={value!r} ({flag} {shlex.quote(str(value))})"
+
+
 class DataError(MnistlabError):
     """A data file is missing, corrupt, truncated or fails its checksum."""
 

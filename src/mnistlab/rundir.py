@@ -8,6 +8,7 @@ runs/2026-11-23-mlp/
     members/0/ ...  an ensemble's member runs, each a run directory of its own
     metrics.json    test_accuracy, test_loss, train_seconds, epochs, ...: marks the training complete
     report.html     the evaluation report, written after metrics.json (a resume writes it if missing)
+    model.onnx, saved_model/   `mnistlab export` copies of the model
     .lock           held (flock) by the process writing the run, so two processes never share one
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mnistlab import files
-from mnistlab.errors import MnistlabError
+from mnistlab.errors import MnistlabError, setting
 from mnistlab.files import atomic_write_json, atomic_write_text
 
 RUNS_ROOT = Path("runs")
@@ -39,6 +40,7 @@ MODEL_KERAS = "model.keras"
 MODEL_SKOPS = "model.skops"
 MODEL_ONNX = "model.onnx"
 MODEL_FILES = (MODEL_KERAS, MODEL_SKOPS, MODEL_ONNX)  # looked for in a run directory, in this order
+SAVED_MODEL_DIR = "saved_model"  # `mnistlab export --format saved_model` of the run's model
 
 _CLAIMED: dict[Path, int] = {}  # run directory -> open descriptor of its locked .lock file
 
@@ -82,14 +84,14 @@ def new_run_dir(model_name: str, out: str | None) -> Path:
     if out is not None:
         path = Path(out).expanduser()
         if path.exists() and not path.is_dir():
-            raise MnistlabError(f"{path} is a file, not a folder; pick another --out")
+            raise MnistlabError(f"{path} is a file, not a folder; choose another {setting('out')}")
         path.mkdir(parents=True, exist_ok=True)
         claim(path)  # first claim, then look: whoever holds the lock sees the folder as it is
         if any(entry.name != LOCK_FILE for entry in path.iterdir()):
             release(path)
             raise MnistlabError(
-                f"{path} already exists and is not empty; pick another --out, "
-                f"or continue it with --resume {path}"
+                f"{path} already exists and is not empty; choose another {setting('out')}, "
+                f"or continue it with {setting('resume', str(path))}"
             )
         return path
     stem = f"{datetime.date.today().isoformat()}-{model_name}"
@@ -101,7 +103,7 @@ def new_run_dir(model_name: str, out: str | None) -> Path:
             continue
         claim(path)
         return path
-    raise MnistlabError(f"{RUNS_ROOT} holds 10000 runs named {stem}-N; clean up or pass --out")
+    raise MnistlabError(f"{RUNS_ROOT} holds 10000 runs named {stem}-N; clean up or choose {setting('out')}")
 
 
 def cpu_model() -> str:
@@ -147,6 +149,25 @@ def write_config(run_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -
 
 def read_config(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / CONFIG_FILE).read_text())
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """metrics.json, or {} while the run is unfinished (or the file unreadable)."""
+    content, _ = read_json(run_dir / METRICS_FILE)
+    return content or {}
+
+
+def read_json(path: Path) -> tuple[dict | None, str | None]:
+    """(content, None), (None, None) if the file is missing, or (None, problem) if it is not a JSON object."""
+    if not path.is_file():
+        return None, None
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        return None, f"{path.name}: {type(error).__name__}"
+    if not isinstance(content, dict):
+        return None, f"{path.name}: not a JSON object"
+    return content, None
 
 
 def is_run_dir(path: Path) -> bool:

@@ -32,7 +32,7 @@ def bench_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Benchmark training: accuracy and training seconds per recipe (mean ± std), and speed-ups."""
-    from mnistlab.bench import bench
+    from mnistlab.evaluation.bench import bench
 
     names = [name.strip() for name in recipes.split(",") if name.strip()]
     report = bench(names, seeds, data_dir=data_dir, epochs_cap=epochs_cap, train_split=train_split, out=out)
@@ -46,7 +46,7 @@ def _print_tables(report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from mnistlab.bench import describe
+    from mnistlab.evaluation.bench import describe
 
     console = Console()
     hardware, versions = report.environment["hardware"], report.environment["versions"]

@@ -32,7 +32,7 @@ def evaluate_command(
     ] = False,
 ) -> None:
     """Evaluate a model: accuracy, loss, per-class scores, confusion matrix, pictures and report.html."""
-    from mnistlab.evaluation.api import evaluate_to_dir
+    from mnistlab.evaluation.evaluation import evaluate_to_dir
 
     # In --json mode stdout carries the JSON object alone; anything a library prints goes to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()

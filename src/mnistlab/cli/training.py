@@ -88,7 +88,7 @@ def train_command(
         for name, value in locals().items()
         if value is not None and name not in ("resume", "allow_code")
     }
-    from mnistlab.training.api import train
+    from mnistlab import train
 
     if resume is not None:
         run = train(resume=resume, allow_code=allow_code, **settings)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab import reporter
 from mnistlab.data import idx, urls
 from mnistlab.data.registry import DataFile, DatasetSpec
 from mnistlab.errors import DataError
@@ -183,21 +184,17 @@ def _fetch(url: str, label: str, max_bytes: int, progress: bool) -> bytes:
                 f"too large: the server announces {declared:,} bytes, more than the {max_bytes:,} "
                 f"this file can take"
             )
-        chunks: list[bytes] = []
-        received = 0
-        with _ProgressBar(label, declared or 0, progress) as advance:
-            while chunk := response.read(min(CHUNK_BYTES, max_bytes + 1 - received)):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise _TooLarge(
-                        f"too large: more than the {max_bytes:,} bytes this file can take arrived "
-                        f"(announced: {'none' if declared is None else f'{declared:,}'}); stopped reading"
-                    )
-                chunks.append(chunk)
-                advance(len(chunk))
+        with reporter.bar(f"download {label}", declared, enabled=progress) as advance:
+            data = idx.read_at_most(response, max_bytes, CHUNK_BYTES, advance)
+    if data is None:
+        raise _TooLarge(
+            f"too large: more than the {max_bytes:,} bytes this file can take arrived "
+            f"(announced: {'none' if declared is None else f'{declared:,}'}); stopped reading"
+        )
+    received = len(data)
     if declared is not None and received != declared:
         raise _Incomplete(f"connection closed after {received} of {declared} bytes")
-    return b"".join(chunks)
+    return data
 
 
 def _verify(spec: DatasetSpec, data_file: DataFile, data: bytes, shown: str) -> None:
@@ -206,33 +203,6 @@ def _verify(spec: DatasetSpec, data_file: DataFile, data: bytes, shown: str) -> 
         check_bytes(spec, data_file, data, shown)
     except DataError as error:
         raise _MirrorFailed(str(error).split("; ")[0].removeprefix(f"{shown}: ")) from None
-
-
-class _ProgressBar:
-    """A rich progress bar on stderr while downloading (silent when stderr is not a terminal)."""
-
-    def __init__(self, label: str, total: int, enabled: bool):
-        self.label, self.total, self.enabled = label, total, enabled  # label: the file name, never a URL
-        self._progress = None
-
-    def __enter__(self):
-        from rich.console import Console
-        from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
-
-        console = Console(stderr=True)
-        if not (self.enabled and console.is_terminal):
-            return lambda n: None
-        self._progress = Progress(
-            *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), console=console
-        )
-        self._progress.start()
-        task = self._progress.add_task(f"download {self.label}", total=self.total or None)
-        return lambda n: self._progress.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.stop()
-        return False
 
 
 def dataset_locations(data_dir=None) -> list[tuple[str, Path | None, int]]:

@@ -83,22 +83,35 @@ def decompress(path: str | Path, data: bytes | None = None, limit: int = MAX_BYT
                 f"{path}: {len(data):,} bytes, more than the {limit:,} this file can hold; {how_to_fix(path)}"
             )
         return data
-    pieces: list[bytes] = []
-    size = 0
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            while piece := stream.read(PIECE_BYTES):
-                size += len(piece)
-                if size > limit:
-                    raise DataError(
-                        f"{path}: decompresses to more than {limit:,} bytes, more than this file can hold "
-                        f"(a gzip bomb, or not this file); {how_to_fix(path)}"
-                    )
-                pieces.append(piece)
+            decompressed = read_at_most(stream, limit)
     except EOFError:
         raise DataError(f"{path}: truncated (the gzip stream ends early); {how_to_fix(path)}") from None
     except (OSError, zlib.error) as error:
         raise DataError(f"{path}: corrupt gzip data ({error}); {how_to_fix(path)}") from None
+    if decompressed is None:
+        raise DataError(
+            f"{path}: decompresses to more than {limit:,} bytes, more than this file can hold "
+            f"(a gzip bomb, or not this file); {how_to_fix(path)}"
+        )
+    return decompressed
+
+
+def read_at_most(stream, limit: int, piece_bytes: int = PIECE_BYTES, advance=None) -> bytes | None:
+    """Everything `stream` gives, or None as soon as more than `limit` bytes arrive (nothing more is read).
+
+    advance(n), if given, is told the size of each piece as it arrives (a progress bar).
+    """
+    pieces: list[bytes] = []
+    size = 0
+    while piece := stream.read(min(piece_bytes, limit + 1 - size)):
+        size += len(piece)
+        if size > limit:
+            return None
+        pieces.append(piece)
+        if advance is not None:
+            advance(len(piece))
     return b"".join(pieces)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mnistlab.data.cache import split_arrays
-from mnistlab.data.info import DatasetInfo, dataset_info
+from mnistlab.data.info import dataset_info
 from mnistlab.data.order import ORDERS, interleave_positions, inverse
 from mnistlab.data.registry import get_dataset
 from mnistlab.data.splits import Slice, SplitSpec
@@ -84,11 +84,6 @@ def load(
 
     result = _map_structure(build, resolved)
     return (result, info) if with_info else result
-
-
-def load_info(name: str = "mnist") -> DatasetInfo:
-    """The DatasetInfo of a dataset, without reading its files."""
-    return dataset_info(name)
 
 
 def _resolve_nonempty(split_spec: SplitSpec, sizes: dict[str, int]) -> tuple[Slice, ...]:

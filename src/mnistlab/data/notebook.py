@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.data.info import DatasetInfo, dataset_info
-from mnistlab.errors import MnistlabError
+from mnistlab.errors import MnistlabError, setting
 from mnistlab.files import atomic_path
 
 HTML_ROWS = 20  # rows rendered as HTML; the rest are summarised
@@ -136,6 +136,6 @@ def save_examples(
     count = len(ds["label"])
     cols = cols or math.ceil(math.sqrt(count))
     if cols < 1:
-        raise MnistlabError(f"--cols must be at least 1, got {cols}")
+        raise MnistlabError(f"{setting('cols')} must be at least 1, got {cols}")
     figure = show_examples(ds, dataset_info(name), rows=math.ceil(count / cols), cols=cols)
     return save_figure(figure, out)

@@ -216,8 +216,3 @@ class SplitSpec:
 
     def num_examples(self, sizes: Mapping[str, int]) -> int:
         return sum(part.num_examples for part in self.resolve(sizes))
-
-
-def parse_split(spec: str | SplitSpec) -> SplitSpec:
-    """Parse a split string (e.g. `train[:80%]`); raises SplitError with the grammar on bad syntax."""
-    return SplitSpec.parse(spec)

@@ -1,6 +1,6 @@
 """What each convolution of a CNN sees: the activations of every Conv2D layer for one image.
 
-    figure = feature_maps_figure(model, image)     # model: keras.Model; image: (28, 28, 1) uint8
+    figure = feature_maps_figure(classifier, image)   # a Classifier; image: (28, 28, 1) uint8
     if figure is None: ...                         # the model has no Conv2D layer (an MLP, a forest)
 
 A second keras.Model is built from model.inputs to the outputs of the Conv2D layers, so this works for
@@ -11,26 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from mnistlab.classifier import Classifier, to_float
 from mnistlab.evaluation.plots import new_figure
-from mnistlab.models.loading import to_float
 
 MAX_CHANNELS = 8  # feature maps shown per layer (the first ones)
 
 
-def conv_layers(model) -> list:
-    """The top-level Conv2D layers of a Keras model, in order."""
-    import keras
-
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-
-
-def feature_maps(model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def feature_maps(classifier: Classifier, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """[(layer name, activations (H, W, channels) float32)] for each Conv2D layer, for one image."""
+    layers = classifier.conv_layers()
+    if not layers:  # not a Keras CNN
+        return []
     import keras
 
-    layers = conv_layers(model)
-    if not layers:
-        return []
+    model = classifier.model
     # A single input is passed as a tensor, not a one-element list, so calling the probe with an array fits.
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     probe = keras.Model(inputs=inputs, outputs=[layer.output for layer in layers])
@@ -45,9 +39,9 @@ def feature_maps(model, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
     ]
 
 
-def feature_maps_figure(model, image: np.ndarray, max_channels: int = MAX_CHANNELS):
+def feature_maps_figure(classifier: Classifier, image: np.ndarray, max_channels: int = MAX_CHANNELS):
     """One row per Conv2D layer: the input image, then its first feature maps. None if there is no Conv2D."""
-    maps = feature_maps(model, image)
+    maps = feature_maps(classifier, image)
     if not maps:
         return None
     columns = 1 + max(min(max_channels, activations.shape[-1]) for _, activations in maps)

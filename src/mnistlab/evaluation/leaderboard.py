@@ -11,30 +11,16 @@ listed, at the bottom, never skipped and never an error.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from pathlib import Path
 
 from mnistlab.errors import MnistlabError
-from mnistlab.rundir import CHECKPOINTS_DIR, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILES
+from mnistlab.rundir import CHECKPOINTS_DIR, CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_FILES, read_json
 
 COLUMNS = ("model", "dataset", "epochs", "test_accuracy", "train_seconds", "date", "status", "path")
 # Sort direction per column: best, newest or fastest first.
 DESCENDING = {"test_accuracy": True, "epochs": True, "date": True, "train_seconds": False}
 _DATE_IN_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})")
-
-
-def _read_json(path: Path) -> tuple[dict | None, str | None]:
-    """(content, None), (None, None) if the file is missing, or (None, problem) if it does not parse."""
-    if not path.is_file():
-        return None, None
-    try:
-        content = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        return None, f"{path.name}: {type(error).__name__}"
-    if not isinstance(content, dict):
-        return None, f"{path.name}: not a JSON object"
-    return content, None
 
 
 def _run_date(run_dir: Path, config: dict) -> str:
@@ -52,8 +38,8 @@ def _run_date(run_dir: Path, config: dict) -> str:
 
 def read_run(run_dir: Path) -> dict:
     """One leaderboard row for a run directory; never raises for a broken run."""
-    config, config_problem = _read_json(run_dir / CONFIG_FILE)
-    metrics, metrics_problem = _read_json(run_dir / METRICS_FILE)
+    config, config_problem = read_json(run_dir / CONFIG_FILE)
+    metrics, metrics_problem = read_json(run_dir / METRICS_FILE)
     config, metrics = config or {}, metrics or {}
     has_model = any((run_dir / name).is_file() for name in MODEL_FILES)
     problems = [problem for problem in (config_problem, metrics_problem) if problem]
@@ -90,7 +76,7 @@ def list_runs(runs_dir: str | Path = "runs", sort: str = "test_accuracy") -> lis
     if sort not in COLUMNS:
         raise MnistlabError(f"cannot sort runs by {sort!r}; choose one of: {', '.join(COLUMNS)}")
     if not runs_dir.is_dir():
-        raise MnistlabError(f"{runs_dir} is not a folder; pass the folder that holds run directories (--dir)")
+        raise MnistlabError(f"{runs_dir} is not a folder; pass the folder that holds run directories")
     rows = [read_run(path) for path in sorted(runs_dir.iterdir()) if _is_run_dir(path)]
     # Rows without a value for the sort column go last, whatever the direction.
     ranked, unranked = [], []

@@ -1,7 +1,7 @@
 """The evaluation report: one self-contained HTML file (pictures as data: URIs, inline CSS, no requests).
 
     write_evaluation(evaluation, Path("out"))      # metrics.json + one PNG per picture + report.html
-    write_report(evaluation, run_dir / "report.html")   # the HTML file alone
+    write_report(evaluation, run_dir / REPORT_FILE)   # the HTML file alone
 
 The template (templates/report.html.j2) is rendered with autoescaping on, so names, config values and
 layer names from a model file can never inject markup.
@@ -60,57 +60,6 @@ def render_pictures(evaluation) -> dict[str, bytes]:
     return pictures
 
 
-def count_parameters(classifier) -> int | None:
-    """Trainable and non-trainable weights of a Keras model; tree nodes of a forest; None if unknown."""
-    model = classifier.model
-    if classifier.kind == "keras":
-        return int(model.count_params())
-    if classifier.kind == "sklearn":
-        if hasattr(model, "estimators_"):
-            return int(sum(tree.tree_.node_count for tree in model.estimators_ if hasattr(tree, "tree_")))
-        if hasattr(model, "coef_"):
-            return int(model.coef_.size + len(getattr(model, "intercept_", [])))
-    return None
-
-
-def _output_shape(layer) -> str:
-    try:
-        return str(tuple(layer.output.shape))
-    except (AttributeError, ValueError, TypeError):
-        return "?"
-
-
-def model_layers(classifier) -> list[dict]:
-    """The model summary table: [{name, type, output_shape, params}] per top-level layer."""
-    model = classifier.model
-    if classifier.kind == "keras":
-        return [
-            {
-                "name": layer.name,
-                "type": type(layer).__name__,
-                "output_shape": _output_shape(layer),
-                "params": int(layer.count_params()),
-            }
-            for layer in model.layers
-        ]
-    if classifier.kind == "sklearn":
-        return [
-            {
-                "name": "estimator",
-                "type": type(model).__name__,
-                "output_shape": f"(None, {classifier.num_classes})",
-                "params": count_parameters(classifier),
-            }
-        ]
-    return [
-        {"name": f"input {node.name}", "type": node.type, "output_shape": str(node.shape), "params": None}
-        for node in model.get_inputs()
-    ] + [
-        {"name": f"output {node.name}", "type": node.type, "output_shape": str(node.shape), "params": None}
-        for node in model.get_outputs()
-    ]
-
-
 def _config_rows(config: dict) -> list[tuple[str, str]]:
     """(key, value) pairs; nested dicts (versions, hardware) as compact JSON."""
     return [
@@ -122,7 +71,7 @@ def _config_rows(config: dict) -> list[tuple[str, str]]:
 def _summary(evaluation) -> dict:
     """The headline numbers, as display strings."""
     run_metrics = evaluation.run_metrics
-    parameters = count_parameters(evaluation.classifier)
+    parameters = evaluation.classifier.params
     train_seconds = run_metrics.get("train_seconds")
     macro = evaluation.metrics["macro_avg"]
     return {
@@ -162,7 +111,7 @@ def _context(evaluation, pictures: dict[str, bytes]) -> dict:
         "n_examples": evaluation.metrics["n_examples"],
         "confusions": confusions,
         "config": _config_rows(evaluation.config),
-        "layers": model_layers(evaluation.classifier),
+        "layers": evaluation.classifier.layers(),
         "pictures": {
             name: {
                 "title": PICTURES[name],

@@ -86,7 +86,6 @@ register(
         build=build,
         kind="keras",
         expected_accuracy=0.9965,  # 99.65 +- 0.04% over seeds 0-19 (benchmarks/RESULTS.md)
-        architecture={"filters": 32, "dropout": 0.3},
         defaults=DEFAULTS,
     )
 )

@@ -53,7 +53,6 @@ register(
         build=build,
         kind="keras",
         expected_accuracy=0.991,  # 99.11 ± 0.06% over seeds 0-2 (benchmarks/RESULTS.md)
-        architecture={"filters": 16, "hidden": 256},
         defaults={
             "epochs": 1,
             "batch_size": 256,

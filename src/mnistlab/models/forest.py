@@ -17,14 +17,13 @@ def build(input_shape, num_classes, n_estimators: int = 50, max_depth: int | Non
     return RandomForestClassifier(n_estimators=n_estimators, max_depth=max_depth, n_jobs=-1)
 
 
-SPEC = register(
+register(
     ModelSpec(
         name="forest",
         description="Random forest of 50 trees on raw pixels (scikit-learn)",
         build=build,
         kind="sklearn",
         expected_accuracy=0.9665,  # measured by `make test-accuracy` (seed 0)
-        architecture={"n_estimators": 50, "max_depth": None},
         defaults={"epochs": 1},
     )
 )

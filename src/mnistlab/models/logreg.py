@@ -25,7 +25,7 @@ def build(input_shape, num_classes):
     )
 
 
-SPEC = register(
+register(
     ModelSpec(
         name="logreg",
         description="Logistic regression: Flatten -> Dense(10, softmax)",

@@ -11,6 +11,7 @@ Modules are discovered, so adding a family means adding one file.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,15 +20,11 @@ from typing import Any
 
 from mnistlab.errors import MnistlabError
 
-INPUT_SHAPE = (
-    28,
-    28,
-    1,
-)  # every MNIST-family image: (H, W, C), float32 in [0, 1] at the model input
+INPUT_SHAPE = (28, 28, 1)  # every MNIST-family image: (H, W, C), float32 in [0, 1] at the model input
 NUM_CLASSES = 10
 
 # Modules in this package that are machinery, not model families.
-_NOT_FAMILIES = {"registry", "loading"}
+_NOT_FAMILIES = {"registry"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +41,10 @@ class ModelSpec:
     kind: str = "keras"
     # Test accuracy to expect on full MNIST at the default settings (a fraction, e.g. 0.982).
     expected_accuracy: float | None = None
-    # Architecture settings a user may override (e.g. {"hidden": 128, "dropout": 0.2}) with defaults.
-    architecture: Mapping[str, Any] = field(default_factory=dict)
+    # Architecture settings a user may override, with their defaults (e.g. {"hidden": 128, "dropout": 0.2}):
+    # build's keyword arguments after (input_shape, num_classes), read from its signature, so that each
+    # default is written once, in build.
+    architecture: Mapping[str, Any] = field(init=False)
     # Training settings this recipe defaults to (epochs, batch_size, lr, optimizer, schedule, ...);
     # a value the user sets explicitly wins.
     defaults: Mapping[str, Any] = field(default_factory=dict)
@@ -54,7 +53,11 @@ class ModelSpec:
     member_recipe: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "architecture", MappingProxyType(dict(self.architecture)))
+        settings = list(inspect.signature(self.build).parameters.values())[2:]
+        architecture = {setting.name: setting.default for setting in settings}
+        if inspect.Parameter.empty in architecture.values():
+            raise ValueError(f"model {self.name!r}: every build() setting after num_classes needs a default")
+        object.__setattr__(self, "architecture", MappingProxyType(architecture))
         object.__setattr__(self, "defaults", MappingProxyType(dict(self.defaults)))
 
 

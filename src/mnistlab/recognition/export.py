@@ -18,8 +18,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from mnistlab.errors import setting
 from mnistlab.files import atomic_write_bytes
 from mnistlab.recognition.onnx_conversion import ExportError, inference_model, keras_to_onnx
+from mnistlab.rundir import MODEL_ONNX, SAVED_MODEL_DIR
 
 FORMATS = ("onnx", "saved_model")
 
@@ -27,7 +29,7 @@ FORMATS = ("onnx", "saved_model")
 def default_target(classifier, format: str) -> Path:
     """In the run directory (model.onnx, saved_model/), else beside the .keras file (NAME.onnx, ...)."""
     if classifier.run_dir is not None:
-        return classifier.run_dir / ("model.onnx" if format == "onnx" else "saved_model")
+        return classifier.run_dir / (MODEL_ONNX if format == "onnx" else SAVED_MODEL_DIR)
     if format == "onnx":
         return classifier.path.with_suffix(".onnx")
     return classifier.path.parent / f"{classifier.path.stem}_saved_model"
@@ -35,15 +37,15 @@ def default_target(classifier, format: str) -> Path:
 
 def export(model, format: str = "onnx", out=None) -> Path:
     """A run directory or .keras file -> the written file (onnx) or folder (saved_model), its path."""
-    from mnistlab.models.loading import load_classifier
+    from mnistlab.classifier import KerasClassifier, OnnxClassifier, load_classifier
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose one of: {', '.join(FORMATS)}")
     if out is not None:
         check_target(Path(out), format)  # before the (slow) model loading
     classifier = load_classifier(model)
-    if classifier.kind != "keras":
-        what = "a scikit-learn model" if classifier.kind == "sklearn" else "already an ONNX model"
+    if not isinstance(classifier, KerasClassifier):
+        what = "already an ONNX model" if isinstance(classifier, OnnxClassifier) else "a scikit-learn model"
         raise ExportError(
             f"{classifier.path} is {what}; export works on Keras models (.keras files, run directories)"
         )
@@ -57,9 +59,9 @@ def export(model, format: str = "onnx", out=None) -> Path:
 def check_target(target: Path, format: str) -> None:
     """An ONNX export is one .onnx file (replaced if present); a SavedModel is a new folder."""
     if format == "onnx" and (target.suffix != ".onnx" or target.is_dir()):
-        raise ExportError(f"--out {target}: an ONNX export is one file ending in .onnx")
+        raise ExportError(f"{target}: an ONNX export is one .onnx file; choose another {setting('out')}")
     if format == "saved_model" and target.exists():
-        raise ExportError(f"{target} already exists; remove it or choose another --out")
+        raise ExportError(f"{target} already exists; remove it or choose another {setting('out')}")
 
 
 def write_saved_model(model, target: Path) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnistlab.errors import MnistlabError
+from mnistlab.errors import MnistlabError, setting
 from mnistlab.files import atomic_path
 from mnistlab.recognition.images import ImageError, read_image
 from mnistlab.recognition.preprocess import preprocess
@@ -44,13 +44,6 @@ def input_name(source, index: int) -> str:
     return f"input {index}"
 
 
-def load_model(model):
-    """A Classifier, or a run directory / model file to load one from."""
-    from mnistlab.models.loading import Classifier, load_classifier
-
-    return model if isinstance(model, Classifier) else load_classifier(model)
-
-
 def ranked(probabilities: np.ndarray, top_k: int) -> list[dict]:
     """Probabilities (C,) -> the top_k classes, most probable first, as {label, probability}."""
     order = np.argsort(-probabilities, kind="stable")[:top_k]
@@ -62,9 +55,11 @@ def predict(model, inputs, top_k: int = 3, *, show_dir=None, on_error: str = "ra
     if on_error not in ("raise", "collect"):
         raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
     if top_k < 1:
-        raise MnistlabError(f"--top-k must be at least 1, not {top_k}")
+        raise MnistlabError(f"{setting('top_k')} must be at least 1, not {top_k}")
     sources = as_input_list(inputs)
-    classifier = load_model(model)
+    from mnistlab.classifier import load_classifier
+
+    classifier = load_classifier(model)
 
     results: list[dict] = []
     digits, prepared = [], []  # (28, 28) uint8 pictures and their positions in `results`

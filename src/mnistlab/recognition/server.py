@@ -40,11 +40,12 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mnistlab.recognition.engine import serving_classifier
+from mnistlab import reporter
 from mnistlab.recognition.images import ImageError, ImageTooLargeError, UnreadableImageError
 from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
 from mnistlab.recognition.predict import ranked
 from mnistlab.recognition.preprocess import preprocess
+from mnistlab.recognition.serving_engine import serving_classifier
 
 MAX_BATCH = 64  # pictures per /predict/batch request
 # json.loads costs up to ~70 ms per MB here; 64 pictures of 784 17-digit numbers take 1.0 MB.
@@ -453,7 +454,7 @@ def serve(
 ) -> None:
     """Run the app with uvicorn until Ctrl-C (what `mnistlab serve` does)."""
     app = create_app(model, max_upload_mb=max_upload_mb, engine=engine)
-    print(
+    reporter.say(
         f"serving {app.state.recognizer.classifier.path} with {app.state.recognizer.engine} "
         f"at http://{host}:{port}/ (API docs at /docs)"
     )

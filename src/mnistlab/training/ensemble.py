@@ -16,21 +16,20 @@ ends like any other (finish.py); its metrics add `members` and `member_test_accu
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from mnistlab import reporter
+from mnistlab.classifier import run_classifier
 from mnistlab.errors import MnistlabError
-from mnistlab.files import atomic_path
-from mnistlab.models.ensemble import ARCHITECTURE, MEMBER_RECIPE, combine
+from mnistlab.models.ensemble import MEMBER_RECIPE, combine
 from mnistlab.models.registry import get_spec
 from mnistlab.rundir import (
     CONFIG_FILE,
-    METRICS_FILE,
-    MODEL_KERAS,
     environment,
     existing_run,
+    is_complete,
     is_run_dir,
     member_dir,
     new_run_dir,
@@ -39,7 +38,7 @@ from mnistlab.rundir import (
 )
 from mnistlab.training.checkpoints import LoopState
 from mnistlab.training.config import TrainConfig, resolve_config
-from mnistlab.training.finish import finish
+from mnistlab.training.finish import ReportWriter, finish
 from mnistlab.training.plan import configure, configure_resume
 from mnistlab.training.run import Run, load_run
 from mnistlab.training.single_run import train_single
@@ -51,6 +50,7 @@ def train_ensemble(
     member: str = MEMBER_RECIPE,
     seed: int = 0,
     out: str | Path | None = None,
+    report: ReportWriter | None = None,
     **settings: Any,
 ) -> Run:
     """Train `n_estimators` runs of `member` (seeds seed, seed+1, ...) and combine them into one run.
@@ -62,7 +62,7 @@ def train_ensemble(
     if out is not None:
         settings["out"] = str(out)
     config = resolve_config(settings, get_spec(member).defaults)
-    return fit_ensemble(config, None, member=member)
+    return fit_ensemble(config, None, member=member, report=report)
 
 
 def _member_settings(config: TrainConfig) -> dict[str, Any]:
@@ -79,23 +79,26 @@ def _over_budget(config: TrainConfig, runs: list[Run]) -> bool:
     return spent + spent / len(runs) > 60 * config.budget_minutes
 
 
-def _member_run(config: TrainConfig, run_dir: Path, index: int, member: str) -> Run:
+def _member_run(
+    config: TrainConfig, run_dir: Path, index: int, member: str, report: ReportWriter | None
+) -> Run:
     """Member `index`: kept if finished, resumed if started, else trained with its own seed."""
     folder = member_dir(run_dir, index)
-    if (folder / METRICS_FILE).is_file():
+    if is_complete(folder):
         return load_run(folder)  # finished before an interruption
     if is_run_dir(folder):
-        return train_single(*configure_resume(existing_run(folder), progress=config.progress), folder)
+        return train_single(*configure_resume(existing_run(folder), progress=config.progress), folder, report)
     settings = {**_member_settings(config), "seed": config.seed + index, "out": str(folder)}
-    return train_single(*configure(member, settings), None)
+    return train_single(*configure(member, settings), None, report)
 
 
-def fit_ensemble(config: TrainConfig, run_dir: Path | None, member: str | None = None) -> Run:
+def fit_ensemble(
+    config: TrainConfig, run_dir: Path | None, member: str | None = None, report: ReportWriter | None = None
+) -> Run:
     """The ensemble's trainer: a new run (run_dir None) or the claimed, unfinished run_dir resumed."""
     from mnistlab.training.inputs import load_training_data
-    from mnistlab.training.scores import keras_probabilities
 
-    n_estimators = config.n_estimators or ARCHITECTURE["n_estimators"]
+    n_estimators = config.n_estimators or get_spec("ensemble").architecture["n_estimators"]
     if n_estimators < 2:
         raise MnistlabError(f"n_estimators={n_estimators}: an ensemble needs at least 2 members")
     if run_dir is None:
@@ -108,18 +111,17 @@ def fit_ensemble(config: TrainConfig, run_dir: Path | None, member: str | None =
     for index in range(n_estimators):
         if not (member_dir(run_dir, index) / CONFIG_FILE).is_file() and _over_budget(config, runs):
             budget = f"{config.budget_minutes:g}-minute budget"
-            print(f"stopping at {index} members: one more would pass the {budget}", file=sys.stderr)
+            reporter.warn(f"stopping at {index} members: one more would pass the {budget}")
             break
-        runs.append(_member_run(config, run_dir, index, member))
+        runs.append(_member_run(config, run_dir, index, member, report))
 
-    model = combine([run.model for run in runs])
-    with atomic_path(run_dir / MODEL_KERAS) as tmp:
-        model.save(tmp)
+    classifier = run_classifier("keras", combine([run.model for run in runs]), run_dir)
+    classifier.save()
     start = time.perf_counter()
     data = load_training_data(config)
     load_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    probabilities = keras_probabilities(model, data.test_images)
+    probabilities = classifier.predict_proba(data.test_images)
     eval_seconds = time.perf_counter() - start
     history = [
         {"epoch": index + 1, **{key: run.metrics[key] for key in ("test_accuracy", "train_seconds")}}
@@ -133,6 +135,4 @@ def fit_ensemble(config: TrainConfig, run_dir: Path | None, member: str | None =
         "seconds_per_epoch": round(train_seconds / (len(runs) * config.epochs), 3),  # of one member
     }
     timing = {"eval_seconds": eval_seconds, "load_seconds": load_seconds}
-    return finish(
-        run_dir, model, state, probabilities, data, **timing, params=model.count_params(), extra=extra
-    )
+    return finish(classifier, state, probabilities, data, **timing, extra=extra, report=report)

@@ -1,26 +1,41 @@
-"""How every run ends, whatever trained it: history.csv, metrics.json (one schema), report.html, cleanup.
+"""How every run ends, whatever trained it: history.csv, metrics.json (one schema), report, cleanup.
 
-    run = finish(run_dir, model, state, probabilities, data, eval_seconds=0.4, load_seconds=0.1, params=n)
+    run = finish(classifier, state, probabilities, data, eval_seconds=0.4, load_seconds=0.1, report=write)
 
 A single run and an ensemble both end here, so their metrics.json files have the same keys (an ensemble
-adds `members` and `member_test_accuracy` through `extra`).
+adds `members` and `member_test_accuracy` through `extra`). The report belongs to evaluation, a layer
+above training: whoever starts the training passes its writer in (`mnistlab.train` passes
+evaluation's `write_run_report`); without one the run ends without report.html, and resuming it later
+writes the report only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mnistlab.classifier import Classifier, load_classifier
+from mnistlab.metrics import score
 from mnistlab.rundir import finish_run, write_history, write_metrics
 from mnistlab.training.checkpoints import LoopState
 from mnistlab.training.inputs import TrainingData
 from mnistlab.training.run import Run, load_run
 
+# (the run's classifier, its (N, C) probabilities on the test split or None) -> the report's path
+ReportWriter = Callable[[Classifier, np.ndarray | None], Path]
+
 
 def summarize(
-    state: LoopState, test: dict, *, eval_seconds: float, load_seconds: float, params: int, data: TrainingData
+    state: LoopState,
+    test: dict,
+    *,
+    eval_seconds: float,
+    load_seconds: float,
+    params: int | None,
+    data: TrainingData,
 ) -> dict[str, Any]:
     """The metrics.json of a run: test scores, the epoch kept, and where the time went."""
     best = next((row for row in state.history if row["epoch"] == state.best_epoch), None)
@@ -43,37 +58,34 @@ def summarize(
 
 
 def finish(
-    run_dir: Path,
-    model,
+    classifier: Classifier,
     state: LoopState,
     probabilities: np.ndarray,
     data: TrainingData,
     *,
     eval_seconds: float,
     load_seconds: float,
-    params: int,
     extra: dict[str, Any] | None = None,
+    report: ReportWriter | None = None,
 ) -> Run:
     """Write what a trained run leaves besides its model; probabilities: the saved model's (N, C) on test."""
-    from mnistlab.evaluation.api import write_run_report
-    from mnistlab.training.scores import score
-
-    test = score(probabilities, data.test_labels)
+    run_dir = classifier.run_dir
     timing = {"eval_seconds": eval_seconds, "load_seconds": load_seconds}
-    metrics = {**summarize(state, test, **timing, params=params, data=data), **(extra or {})}
+    test = score(data.test_labels, probabilities)
+    metrics = {**summarize(state, test, **timing, params=classifier.params, data=data), **(extra or {})}
     write_history(run_dir, state.history)
     write_metrics(run_dir, metrics)  # its presence marks the training complete
-    write_run_report(run_dir, model=model, probabilities=probabilities)  # reusing the test outputs
+    if report is not None:
+        report(classifier, probabilities)  # reusing the test outputs
     finish_run(run_dir)
     run = load_run(run_dir)
-    run._model = model
+    run._model = classifier.model
     return run
 
 
-def finish_report(run_dir: Path) -> Run:
+def finish_report(run_dir: Path, report: ReportWriter | None) -> Run:
     """Write the report of a run whose training finished (metrics.json) but whose report did not."""
-    from mnistlab.evaluation.api import write_run_report
-
-    write_run_report(run_dir)
+    if report is not None:
+        report(load_classifier(run_dir), None)
     finish_run(run_dir)
     return load_run(run_dir)

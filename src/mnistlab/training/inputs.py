@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from mnistlab.errors import SplitError
-from mnistlab.models.loading import to_float
+from mnistlab.classifier import to_float
+from mnistlab.errors import SplitError, setting
 from mnistlab.training.config import TrainConfig
 
 TEST_SPLIT = "test"
@@ -75,7 +75,8 @@ def _check_separation(config: TrainConfig, split_sizes: dict[str, int]) -> None:
                 if name == other and max(start, other_start) < min(stop, other_stop):
                     raise SplitError(
                         f"val_split `{config.val_split}` overlaps train_split `{config.train_split}`; "
-                        "use disjoint slices, e.g. --train-split 'train[:90%]' --val-split 'train[90%:]'"
+                        f"use disjoint slices, e.g. {setting('train_split', 'train[:90%]')} and "
+                        f"{setting('val_split', 'train[90%:]')}"
                     )
 
 

@@ -2,9 +2,9 @@
 
     state = train_epochs(model, data, config, checkpoints, state, progress, run_dir)
 
-Each epoch is one `model.fit` call over a permutation drawn from a generator seeded with (seed, epoch),
-so the order of every epoch is known in advance and a resumed run sees exactly the batches an
-uninterrupted one would have seen. Early stopping watches val_loss and keeps the best weights.
+Each epoch is one `model.fit` call over the batches of that epoch's seeded order (data/batches.py), so a
+resumed run sees exactly the batches an uninterrupted one would have seen. Early stopping watches
+val_loss and keeps the best weights.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.data.batches import batches, epoch_order
 from mnistlab.rundir import write_history
 from mnistlab.training.checkpoints import Checkpoints, LoopState
 from mnistlab.training.config import TrainConfig
@@ -29,25 +30,8 @@ from mnistlab.training.progress import EpochProgress
 COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
-def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
-    """The order in which 0-based `epoch` visits the `count` training examples."""
-    return np.random.default_rng([seed, epoch]).permutation(count)
-
-
 def steps_per_epoch(count: int, batch_size: int) -> int:
     return math.ceil(count / batch_size)
-
-
-def batches(images: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int) -> Iterator[tuple]:
-    """The batches of one epoch, in `order`, each gathered when Keras asks for it.
-
-    Given whole arrays, Keras' TensorFlow backend first copies them into a tf.data pipeline: about 0.5 s
-    per fit call for MNIST, a fifth of fastcnn's epoch. A generator starts at once, and gathering per
-    batch avoids copying the whole shuffled training set (benchmarks/RESULTS.md, "per-step overhead").
-    """
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        yield images[index], labels[index]
 
 
 def epoch_feed(images: np.ndarray, labels: np.ndarray, order: np.ndarray, batch_size: int):

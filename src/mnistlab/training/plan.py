@@ -8,18 +8,15 @@ Both trainers (single_run.py, ensemble.py) start from here, for new runs and res
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from mnistlab.errors import MnistlabError
 from mnistlab.rundir import read_config, release
 from mnistlab.training.config import ARCHITECTURE_FIELDS, TrainConfig, config_from_dict, resolve_config
+from mnistlab.training.model_source import ModelSource, model_source
 from mnistlab.training.runtime import native_precision
-from mnistlab.training.sources import ModelSource, model_source
-
-
-def _with(config: TrainConfig, **changes: Any) -> TrainConfig:
-    return TrainConfig(**{**config.to_dict(), **changes})
 
 
 def configure(model: str, settings: dict[str, Any]) -> tuple[TrainConfig, ModelSource]:
@@ -27,13 +24,13 @@ def configure(model: str, settings: dict[str, Any]) -> tuple[TrainConfig, ModelS
     source = model_source(model)
     config = resolve_config({**settings, "model": model}, source.recipe_defaults)
     if config.precision == "auto":  # record what this machine uses
-        config = _with(config, precision=native_precision())
+        config = dataclasses.replace(config, precision=native_precision())
     source.check_overrides(config.architecture())
     if source.path is not None:  # a file: remember where it is, wherever a resume starts from
-        return _with(config, model=str(source.path)), source
+        return dataclasses.replace(config, model=str(source.path)), source
     # record the architecture actually built, e.g. hidden=128, not "the default"
     built = {name: value for name, value in source.architecture.items() if name in ARCHITECTURE_FIELDS}
-    return _with(config, **{**built, **config.architecture()}), source
+    return dataclasses.replace(config, **{**built, **config.architecture()}), source
 
 
 def configure_resume(
@@ -46,7 +43,7 @@ def configure_resume(
     """
     config = config_from_dict(read_config(run_dir))
     if progress is not None:
-        config = _with(config, progress=progress)
+        config = dataclasses.replace(config, progress=progress)
     source = model_source(config.model)
     if source.path is not None and source.path.suffix == ".py" and not allow_code:
         release(run_dir)

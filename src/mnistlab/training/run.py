@@ -8,12 +8,12 @@ run = load_run("runs/2026-11-23-mlp")   # the same object for a run made earlier
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mnistlab.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, read_config
+from mnistlab.classifier import load_classifier
+from mnistlab.rundir import CONFIG_FILE, HISTORY_FILE, read_config, read_metrics
 
 
 @dataclass
@@ -28,8 +28,6 @@ class Run:
     def model(self):
         """The trained keras.Model (or sklearn estimator), loaded from the run directory on first use."""
         if self._model is None:
-            from mnistlab.models.loading import load_classifier
-
             self._model = load_classifier(self.dir).model
         return self._model
 
@@ -55,6 +53,4 @@ def load_run(run_dir) -> Run:
         raise MnistlabError(f"{path} is not a run directory (no {CONFIG_FILE})")
     history_path = path / HISTORY_FILE
     history = pd.read_csv(history_path) if history_path.is_file() else pd.DataFrame(columns=["epoch"])
-    metrics_path = path / METRICS_FILE
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    return Run(dir=path, config=read_config(path), history=history, metrics=metrics)
+    return Run(dir=path, config=read_config(path), history=history, metrics=read_metrics(path))

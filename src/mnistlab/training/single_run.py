@@ -11,36 +11,17 @@ once, here, before anything random happens.
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from pathlib import Path
 
-from mnistlab.errors import MnistlabError
-from mnistlab.files import DiskFullError, atomic_path
-from mnistlab.rundir import (
-    CHECKPOINTS_DIR,
-    MODEL_KERAS,
-    MODEL_SKOPS,
-    environment,
-    new_run_dir,
-    remove_partial_files,
-    write_config,
-)
+from mnistlab import reporter
+from mnistlab.classifier import KINDS, Classifier, KerasClassifier, SklearnClassifier, run_classifier
+from mnistlab.files import DiskFullError
+from mnistlab.rundir import CHECKPOINTS_DIR, environment, new_run_dir, remove_partial_files, write_config
 from mnistlab.training.config import TrainConfig
-from mnistlab.training.finish import finish
+from mnistlab.training.finish import ReportWriter, finish
+from mnistlab.training.model_source import ModelSource
 from mnistlab.training.run import Run
-from mnistlab.training.sources import ModelSource
-
-
-def check_fits(model, input_shape: tuple[int, ...], num_classes: int, dataset: str) -> None:
-    """A Keras model must take the dataset's images and output one probability per class."""
-    outputs = model.output_shape[-1]
-    if outputs != num_classes:
-        raise MnistlabError(f"the model outputs {outputs} classes but {dataset} has {num_classes}")
-    expected = tuple(model.input_shape[1:])  # None: any size along that axis
-    same_rank = len(expected) == len(input_shape)
-    if not same_rank or any(want not in (None, got) for want, got in zip(expected, input_shape, strict=True)):
-        raise MnistlabError(f"the model expects inputs {expected} but {dataset} images are {input_shape}")
 
 
 def inference_copy(model):
@@ -62,13 +43,13 @@ def inference_copy(model):
     return copy
 
 
-def _fit_keras(model, data, config: TrainConfig, run_dir: Path, progress):
+def _fit_keras(classifier: KerasClassifier, data, config: TrainConfig, progress) -> tuple[Classifier, object]:
     """Fit (resuming from the newest checkpoint), restore the best weights, save model.keras."""
     from mnistlab.training.checkpoints import Checkpoints
     from mnistlab.training.loop import steps_per_epoch, train_epochs
     from mnistlab.training.optimization import compile_model
-    from mnistlab.training.scores import keras_probabilities
 
+    model, run_dir = classifier.model, classifier.run_dir
     steps = steps_per_epoch(len(data.train_labels), config.batch_size)
     compile_model(model, config, total_steps=config.epochs * steps)
     checkpoints = Checkpoints(run_dir / CHECKPOINTS_DIR, keep=config.keep_checkpoints)
@@ -80,32 +61,25 @@ def _fit_keras(model, data, config: TrainConfig, run_dir: Path, progress):
     if state.best_epoch is not None and state.best_epoch != state.epoch:
         checkpoints.load_best(model)
         progress.say(f"restored the weights of epoch {state.best_epoch} (lowest val_loss)")
-    final = inference_copy(model)
-    with atomic_path(run_dir / MODEL_KERAS) as tmp:
-        final.save(tmp)
-    start = time.perf_counter()
-    probabilities = keras_probabilities(final, data.test_images)  # the saved model's own scores
-    return final, state, probabilities, time.perf_counter() - start, model.count_params()
+    final = KerasClassifier(inference_copy(model), classifier.path, run_dir, classifier.config)
+    final.save()
+    return final, state
 
 
-def _fit_sklearn(estimator, data, config: TrainConfig, run_dir: Path, progress):
-    import skops.io as sio
+def _fit_sklearn(
+    classifier: SklearnClassifier, data, config: TrainConfig, progress
+) -> tuple[Classifier, object]:
+    from mnistlab.training.estimator_fit import fit_estimator
 
-    from mnistlab.training.estimators import fit_estimator, predict_probabilities
-
-    state = fit_estimator(estimator, data, config, progress)
-    with atomic_path(run_dir / MODEL_SKOPS) as tmp:
-        sio.dump(estimator, tmp)
-    start = time.perf_counter()
-    probabilities = predict_probabilities(estimator, data.test_images, data.num_classes)
-    nodes = sum(int(tree.tree_.node_count) for tree in getattr(estimator, "estimators_", []))
-    return estimator, state, probabilities, time.perf_counter() - start, nodes
+    state = fit_estimator(classifier, data, config, progress)
+    classifier.save()
+    return classifier, state
 
 
-def train_single(config: TrainConfig, source: ModelSource, run_dir: Path | None) -> Run:
+def train_single(
+    config: TrainConfig, source: ModelSource, run_dir: Path | None, report: ReportWriter | None = None
+) -> Run:
     """Train `source` with `config` into a new run directory (run_dir None) or the claimed run_dir."""
-    from rich.console import Console
-
     from mnistlab.training.inputs import load_training_data
     from mnistlab.training.progress import EpochProgress
     from mnistlab.training.runtime import limit_threads, precision_policy, seed_everything
@@ -117,21 +91,28 @@ def train_single(config: TrainConfig, source: ModelSource, run_dir: Path | None)
     start = time.perf_counter()
     data = load_training_data(config)
     load_seconds = time.perf_counter() - start
-    progress = EpochProgress(Console() if config.progress else None, epochs=config.epochs, steps=0)
+    progress = EpochProgress(reporter.console() if config.progress else None, epochs=config.epochs, steps=0)
+    kind = KINDS[source.kind]
     with precision_policy(config.precision):
         model = source.build(data.input_shape, data.num_classes, config.architecture())
-        if source.kind == "keras":
-            check_fits(model, data.input_shape, data.num_classes, config.dataset)
+        if kind is KerasClassifier:  # a fitted model's own check, before anything is written
+            KerasClassifier(model, Path(source.name)).check_fits(
+                config.dataset, data.input_shape, data.num_classes
+            )
         if run_dir is None:
             run_dir = new_run_dir(source.name, config.out)
             write_config(run_dir, config.to_dict(), environment())
         progress.say(f"training {source.name} on {config.dataset}, run directory {run_dir}")
         with _resume_hint(run_dir, progress):
-            fit = _fit_sklearn if source.kind == "sklearn" else _fit_keras
-            model, state, probabilities, eval_seconds, params = fit(model, data, config, run_dir, progress)
+            classifier = run_classifier(source.kind, model, run_dir)
+            fit = _fit_sklearn if kind is SklearnClassifier else _fit_keras
+            classifier, state = fit(classifier, data, config, progress)
+            start = time.perf_counter()
+            probabilities = classifier.predict_proba(data.test_images, data.num_classes)  # the saved model's
+            eval_seconds = time.perf_counter() - start
     with _resume_hint(run_dir, progress):
         timing = {"eval_seconds": eval_seconds, "load_seconds": load_seconds}
-        return finish(run_dir, model, state, probabilities, data, **timing, params=params)
+        return finish(classifier, state, probabilities, data, **timing, report=report)
 
 
 @contextlib.contextmanager
@@ -142,7 +123,7 @@ def _resume_hint(run_dir: Path, progress):
         yield
     except KeyboardInterrupt:
         progress.stop()
-        print(f"\ninterrupted; continue with: {resume}", file=sys.stderr)
+        reporter.warn(f"\ninterrupted; continue with: {resume}")
         raise
     except DiskFullError as error:
         progress.stop()

@@ -1,6 +1,6 @@
 """Training benchmark: train recipes over seeds, time the training alone, and compare time-to-accuracy.
 
-    from mnistlab.bench import bench
+    from mnistlab.evaluation.bench import bench
     report = bench(["fastcnn", "cnn", "mlp"], seeds=3)       # ~10 minutes on 2 CPU cores
     bench(["fastcnn", "fastcnn+precision=bfloat16"])         # a recipe with a setting changed, side by side
     report.rows["fastcnn"].test_accuracy                     # Spread: mean, std, values over seeds
@@ -168,7 +168,7 @@ class TimeToAccuracy:
     def timeline(self, run_dir: Path, metrics: dict[str, Any]) -> list[EpochScore]:
         import pandas as pd
 
-        from mnistlab.models.loading import load_classifier
+        from mnistlab.classifier import load_classifier
 
         checkpoints = sorted((run_dir / CHECKPOINTS_DIR).glob("epoch-*.keras"))
         if not checkpoints:
@@ -266,10 +266,11 @@ def bench(
     epochs_cap and train_split make a tiny mode (e.g. 1 epoch on 'train[:2%]') for tests.
     out keeps the run directories there; by default they go to a temporary folder that is removed.
     """
+    from mnistlab.classifier import to_float
     from mnistlab.data.load import load
-    from mnistlab.models.loading import to_float
+    from mnistlab.evaluation.evaluation import write_run_report
     from mnistlab.rundir import environment
-    from mnistlab.training.api import train
+    from mnistlab.training.dispatch import train
 
     if seeds < 1:
         raise MnistlabError(f"seeds={seeds}: run at least 1 seed")
@@ -298,6 +299,7 @@ def bench(
                 run_dir = root / f"{recipe.replace('=', '-')}-seed{seed}"
                 run = train(
                     parse_recipe(recipe)[0],
+                    report=write_run_report if out is not None else None,  # runs kept: with their report
                     seed=seed,
                     out=str(run_dir),
                     data_dir=data_dir,

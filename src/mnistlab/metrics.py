@@ -1,13 +1,16 @@
-"""Classification metrics in plain numpy: accuracy, cross-entropy, per-class precision/recall/F1, confusion.
+"""Classification metrics in plain numpy, the one definition that training and evaluation both report.
 
     labels = np.array([0, 1, 1, 2])                 # (N,) int true classes
     probabilities = model_probabilities             # (N, C) float, rows sum to 1
+    score(labels, probabilities)                    # {"accuracy", "loss"}: what training records
     metrics = compute_metrics(labels, probabilities)
     metrics["accuracy"], metrics["per_class"][1]["recall"], metrics["confusion_matrix"]
 
 Conventions follow scikit-learn: the confusion matrix has true labels as rows and predicted labels as
-columns; a precision or recall whose denominator is 0 is 0 (sklearn's zero_division=0); cross-entropy clips
-probabilities to [eps, 1 - eps] with eps the machine epsilon of their dtype, as sklearn.metrics.log_loss does.
+columns; a precision or recall whose denominator is 0 is 0 (sklearn's zero_division=0). Cross-entropy clips
+probabilities to [1e-7, 1 - 1e-7] as Keras' loss does, so the loss in metrics.json, in the report and in the
+training history (which Keras computes) are the same number, and a random forest, whose trees give exact
+zeros, gets a finite loss comparable to a network's.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 # Rows of a probability matrix must sum to 1 within this tolerance for the cross-entropy to mean anything;
 # a model that outputs logits (e.g. an exported graph without its softmax) gets no loss ("n/a").
 _SUM_TOLERANCE = 1e-3
+EPSILON = 1e-7  # Keras' backend epsilon, the clip of its cross-entropy
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -55,10 +59,19 @@ def cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> float | None
     row_sums = probabilities.sum(axis=1, dtype=np.float64)
     if np.any(probabilities < 0) or not np.allclose(row_sums, 1.0, atol=_SUM_TOLERANCE):
         return None
-    eps = np.finfo(probabilities.dtype).eps
-    clipped = np.clip(probabilities, eps, 1 - eps)
-    true_class_probability = clipped[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)]
-    return float(-np.mean(np.log(true_class_probability.astype(np.float64))))
+    picked = probabilities[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)].astype(np.float64)
+    return float(-np.mean(np.log(np.clip(picked, EPSILON, 1 - EPSILON))))
+
+
+def accuracy(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The fraction of examples whose most probable class is the true one (0 for no examples)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    return float(np.mean(np.asarray(probabilities).argmax(axis=1) == labels)) if len(labels) else 0.0
+
+
+def score(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float | None]:
+    """Accuracy (fraction) and mean cross-entropy (nats per example): what training records per epoch."""
+    return {"accuracy": accuracy(labels, probabilities), "loss": cross_entropy(labels, probabilities)}
 
 
 def top_confusions(confusion: np.ndarray, limit: int = 10) -> list[tuple[int, int, int]]:
@@ -100,7 +113,7 @@ def compute_metrics(
     ]
     return {
         "n_examples": int(len(labels)),
-        "accuracy": float(np.mean(predictions == labels)) if len(labels) else 0.0,
+        "accuracy": accuracy(labels, probabilities),
         "loss": cross_entropy(labels, probabilities),
         # unweighted means over classes, as sklearn's average="macro"
         "macro_avg": {

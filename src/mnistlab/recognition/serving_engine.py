@@ -10,13 +10,11 @@ of benchmarks/RESULTS.md). A model the converter refuses is served by Keras itse
 
 from __future__ import annotations
 
-import logging
-
-from mnistlab.models.loading import Classifier, load_classifier
+from mnistlab import reporter
+from mnistlab.classifier import Classifier, KerasClassifier, OnnxClassifier, load_classifier
 from mnistlab.recognition.onnx_conversion import ExportError, keras_to_onnx
 
 ENGINES = ("auto", "onnxruntime", "keras")
-log = logging.getLogger("mnistlab.serve")
 
 
 SERVING_THREADS = 1  # per call: requests already run in parallel, and extra threads only contend
@@ -36,19 +34,17 @@ def onnx_session(onnx_bytes: bytes, threads: int = SERVING_THREADS):
 def as_onnx(classifier: Classifier, threads: int = SERVING_THREADS) -> Classifier:
     """A Keras Classifier -> the same model converted and running in onnxruntime (ExportError if not)."""
     session = onnx_session(keras_to_onnx(classifier.model), threads)
-    return Classifier(
-        kind="onnx", model=session, path=classifier.path, run_dir=classifier.run_dir, config=classifier.config
-    )
+    return OnnxClassifier(session, classifier.path, classifier.run_dir, classifier.config)
 
 
 def serving_classifier(model, engine: str = "auto", threads: int = SERVING_THREADS) -> tuple[Classifier, str]:
     """A run directory, model file or Classifier -> (classifier to serve with, engine name)."""
     if engine not in ENGINES:
         raise ExportError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
-    classifier = model if isinstance(model, Classifier) else load_classifier(model)
-    if classifier.kind == "onnx":
+    classifier = load_classifier(model)
+    if isinstance(classifier, OnnxClassifier):
         return classifier, "onnxruntime"
-    if classifier.kind != "keras":
+    if not isinstance(classifier, KerasClassifier):
         return classifier, classifier.kind
     if engine == "keras":
         return classifier, "keras"
@@ -57,5 +53,5 @@ def serving_classifier(model, engine: str = "auto", threads: int = SERVING_THREA
     except ExportError as error:
         if engine == "onnxruntime":
             raise
-        log.warning("serving with Keras: %s", error)
+        reporter.warn(f"serving with Keras: {error}")
         return classifier, "keras"

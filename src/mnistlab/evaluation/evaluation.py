@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.classifier import Classifier, load_classifier
+from mnistlab.data.load import load
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation import feature_maps, plots
-from mnistlab.evaluation.compatibility import check_compatible, class_probabilities
-from mnistlab.evaluation.metrics import compute_metrics
-from mnistlab.models.loading import Classifier, load_classifier
-from mnistlab.rundir import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, MODEL_KERAS, MODEL_SKOPS, REPORT_FILE
+from mnistlab.metrics import compute_metrics
+from mnistlab.rundir import HISTORY_FILE, REPORT_FILE, read_metrics
 
 DEFAULT_DATASET = "mnist"
 GALLERY_SIZE = 12  # misclassified examples shown in pictures and reports
@@ -92,7 +92,7 @@ class Evaluation:
     @property
     def run_metrics(self) -> dict:
         """The run's metrics.json (test accuracy, training seconds, ...), or {} for a bare model file."""
-        return _read_json(self.run_dir / METRICS_FILE) if self.run_dir else {}
+        return read_metrics(self.run_dir) if self.run_dir else {}
 
     @property
     def history(self):
@@ -158,8 +158,6 @@ class Evaluation:
 
     def plot_class_distribution(self):
         """Train split vs the evaluated split."""
-        from mnistlab import load
-
         train = load(self.dataset, split="train", data_dir=self.data_dir)
         return plots.class_distribution_figure(train["label"], self.labels, self.class_names)
 
@@ -169,9 +167,7 @@ class Evaluation:
 
     def plot_feature_maps(self, index: int = 0):
         """Conv2D activations for example `index` of the split (None unless the model is a Keras CNN)."""
-        if self.classifier.kind != "keras":
-            return None
-        return feature_maps.feature_maps_figure(self.classifier.model, self.images[index])
+        return feature_maps.feature_maps_figure(self.classifier, self.images[index])
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """metrics.json, one PNG per picture and report.html into out_dir; returns {name: path}."""
@@ -183,13 +179,6 @@ class Evaluation:
         from mnistlab.evaluation.report import render_summary
 
         return render_summary(self)
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def split_slug(split: str) -> str:
@@ -213,18 +202,16 @@ def evaluate_classifier(
     `probabilities` (N, C), when the caller already has the model's outputs on this split, are used as they
     are instead of predicting again.
     """
-    from mnistlab import load
-
     dataset = dataset or classifier.config.get("dataset") or DEFAULT_DATASET
     data_dir = data_dir or classifier.config.get("data_dir")  # where the run found its data, if it said
     data, info = load(dataset, split=split, data_dir=data_dir, with_info=True)
     label_feature = info.features["label"]
-    check_compatible(classifier, dataset, tuple(data["image"].shape[1:]), label_feature.num_classes)
+    classifier.check_fits(dataset, tuple(data["image"].shape[1:]), label_feature.num_classes)
     images, labels = data["image"], np.asarray(data["label"], dtype=np.int64)
     if len(labels) == 0:
         raise MnistlabError(f"split {split!r} of {dataset} holds no examples; choose a larger split")
     if probabilities is None:
-        probabilities = class_probabilities(classifier, images, label_feature.num_classes)
+        probabilities = classifier.predict_proba(images, label_feature.num_classes)
     elif np.shape(probabilities) != (len(labels), label_feature.num_classes):
         raise ValueError(
             f"probabilities of shape {np.shape(probabilities)} do not fit {len(labels)} examples of {split}"
@@ -259,21 +246,14 @@ def evaluate_to_dir(
     return evaluation, out_dir
 
 
-def write_run_report(run_dir, model=None, probabilities=None, data_dir=None) -> Path:
+def write_run_report(run, probabilities=None, data_dir=None) -> Path:
     """Evaluate a finished run on its dataset's test split and write <run_dir>/report.html.
 
-    What training still holds in memory saves work: `model` (the keras.Model or sklearn estimator) saves
-    reloading it, `probabilities` ((N, C) outputs on the whole test split) save predicting again.
+    run: a run directory, or the Classifier training still holds (saves reloading the model);
+    probabilities: its (N, C) outputs on the whole test split, when known (saves predicting again).
     """
     from mnistlab.evaluation.report import write_report
 
-    run_dir = Path(run_dir)
-    if model is None:
-        classifier = load_classifier(run_dir)
-    else:
-        kind = "sklearn" if hasattr(model, "predict_proba") else "keras"
-        path = run_dir / (MODEL_SKOPS if kind == "sklearn" else MODEL_KERAS)
-        config = _read_json(run_dir / CONFIG_FILE)
-        classifier = Classifier(kind=kind, model=model, path=path, run_dir=run_dir, config=config)
+    classifier = load_classifier(run)
     evaluation = evaluate_classifier(classifier, split="test", data_dir=data_dir, probabilities=probabilities)
-    return write_report(evaluation, run_dir / REPORT_FILE)
+    return write_report(evaluation, classifier.run_dir / REPORT_FILE)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mnistlab.classifier import KerasClassifier
 from mnistlab.errors import MnistlabError, ModelFileError
-from mnistlab.models.loading import load_keras_model
 from mnistlab.models.registry import get_model, get_spec
 
 BUILD_FUNCTION = "build_model"
@@ -63,7 +63,7 @@ class ModelSource:
             return get_model(self.name, input_shape=input_shape, num_classes=num_classes, **overrides)
         if self.path.suffix == ".py":
             return _build_from_python(self.path, input_shape, num_classes)
-        return load_keras_model(self.path)
+        return KerasClassifier.read(self.path)
 
 
 def model_source(model: str) -> ModelSource:
