@@ -1,8 +1,6 @@
-"""Shared pieces of the recognition tests: real MNIST arrays and one trained model per test session.
+"""Shared pieces of the recognition tests: real MNIST arrays, benchmark modules and a running server.
 
-The model is a real `mnistlab.train` run (fastcnn, one epoch: >= 99% on MNIST) once the training
-package is present; until then a small Keras CNN trained here for a few hundred steps stands in.
-Either way it is trained once per session and cached by its folder.
+The trained model they use is conftest's `fastcnn_run` (one epoch of fastcnn on MNIST, >= 99%).
 """
 
 from __future__ import annotations
@@ -19,8 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-
-TRAIN_SEED = 0
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -41,35 +37,6 @@ def mnist_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _train_small_cnn(data_dir: Path, target: Path, steps: int = 400, batch_size: int = 128) -> Path:
-    """A small real CNN (BatchNorm, Dropout, pooling) trained on real MNIST; ~98.5% test accuracy."""
-    import keras
-
-    keras.utils.set_random_seed(TRAIN_SEED)
-    images, labels = mnist_split(data_dir, "train")
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
-            keras.layers.BatchNormalization(),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(64, 3, activation="relu", padding="same"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dropout(0.3),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
-    count = steps * batch_size
-    order = np.random.default_rng(TRAIN_SEED).permutation(len(images))[:count]
-    pixels = images[order, ..., None].astype(np.float32) / 255
-    model.fit(pixels, labels[order], batch_size=batch_size, epochs=1, verbose=0)
-    model.save(target)
-    return target
-
-
 def load_benchmark_module(name: str):
     """A module from benchmarks/ (photo_digits, bench_recognition), which is not a package."""
     if name not in sys.modules:
@@ -79,20 +46,6 @@ def load_benchmark_module(name: str):
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
-
-
-@functools.cache
-def trained_model(data_dir: Path, workdir: Path) -> Path:
-    # data_dir is part of the cache key only: mnistlab.train reads $MNISTLAB_DATA_DIR like every user.
-    """A run directory (or .keras file) holding a real model trained on real MNIST, made once."""
-    if importlib.util.find_spec("mnistlab.training.dispatch") is not None:
-        import mnistlab
-
-        run = mnistlab.train(
-            "fastcnn", epochs=1, seed=TRAIN_SEED, out=str(workdir / "fastcnn-run"), progress=False
-        )
-        return Path(run.dir)
-    return _train_small_cnn(data_dir, workdir / "small_cnn.keras")
 
 
 @contextlib.contextmanager

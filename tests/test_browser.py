@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from recognition_support import running_server, trained_model
+from recognition_support import running_server
 
 from mnistlab.recognition.server import create_app
 
@@ -25,11 +25,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def base_url(mnist_dir, tmp_path_factory):
+def base_url(fastcnn_run):
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
-    model = trained_model(mnist_dir, tmp_path_factory.getbasetemp() / "recognition-model")
-    with running_server(create_app(model)) as url:
+    with running_server(create_app(fastcnn_run)) as url:
         yield url
 
 

@@ -1,9 +1,10 @@
-"""`mnistlab evaluate` through the real CLI: the --json contract and the one-line error (in a subprocess)."""
+"""`mnistlab evaluate` through the real CLI: --json (in a subprocess), the table and one-line errors."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -23,8 +24,9 @@ def run_cli(*args: str, mnist_dir) -> subprocess.CompletedProcess:
     )
 
 
-def test_json_is_one_object_with_every_metric(trained_run, mnist_dir):
-    result = run_cli("evaluate", str(trained_run), "--split", "test[:1000]", "--json", mnist_dir=mnist_dir)
+def test_json_is_one_object_with_every_metric(trained_run, mnist_dir, tmp_path):
+    run_dir = shutil.copytree(trained_run, tmp_path / "run")  # the evaluation is written into it
+    result = run_cli("evaluate", str(run_dir), "--split", "test[:1000]", "--json", mnist_dir=mnist_dir)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)  # the whole of stdout is one JSON object
     assert isinstance(document, dict)
@@ -40,7 +42,7 @@ def test_json_is_one_object_with_every_metric(trained_run, mnist_dir):
     assert sum(row["support"] for row in document["per_class"]) == 1000
     assert set(document["macro_avg"]) == {"precision", "recall", "f1"}
 
-    out_dir = trained_run / "eval-test-to-1000"  # the default: inside the run directory
+    out_dir = run_dir / "eval-test-to-1000"  # the default: inside the run directory
     saved = json.loads((out_dir / "metrics.json").read_text())
     assert saved["confusion_matrix"] == matrix
     assert (out_dir / "report.html").is_file() and (out_dir / "confusion_matrix.png").is_file()
@@ -74,18 +76,22 @@ def test_table_output(trained_run, mnist_dir, tmp_path, capsys, monkeypatch):
     )
 
 
-def test_model_that_does_not_fit_the_dataset_is_one_error_line(tmp_path, mnist_dir):
+def test_model_that_does_not_fit_the_dataset_is_one_error_line(tmp_path, mnist_dir, capsys):
     import keras
+
+    from mnistlab.cli import main
 
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
     model.save(tmp_path / "five.keras")
-    result = run_cli("evaluate", str(tmp_path / "five.keras"), "--json", mnist_dir=mnist_dir)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    with pytest.raises(SystemExit) as done:  # in this process: the --json test above is the subprocess one
+        main(["evaluate", str(tmp_path / "five.keras"), "--json", "--data-dir", str(mnist_dir)])
+    assert done.value.code == 2
+    result = capsys.readouterr()
+    assert result.out == ""
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
     assert errors == [
         "error: five.keras predicts 5 classes but mnist has 10 classes (0..9); "
         "use it on the dataset it was trained on"
     ]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["five.keras"]  # nothing half-written

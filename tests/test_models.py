@@ -9,8 +9,8 @@ import pytest
 import skops.io
 
 import mnistlab
-from mnistlab.errors import MnistlabError
 from mnistlab.classifier import to_float
+from mnistlab.errors import MnistlabError
 from mnistlab.models.registry import (
     INPUT_SHAPE,
     NUM_CLASSES,

@@ -5,6 +5,8 @@ augmentation that is the identity at inference. Accuracy itself is checked by th
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -43,9 +45,14 @@ def digits() -> np.ndarray:
     return images
 
 
+def build_recipe(name: str):
+    """The recipe's model at its defaults, but an ensemble of 2 members: every kind of layer that 20 have."""
+    return get_model(name, n_estimators=2) if name == "ensemble" else get_model(name)
+
+
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_is_built_from_standard_keras_layers(name):
-    model = get_model(name)
+    model = build_recipe(name)
     kinds = {type(layer).__name__ for layer in _leaf_layers(model)}
     assert kinds <= STANDARD_LAYERS, f"{name} uses {sorted(kinds - STANDARD_LAYERS)}"
     assert all(type(layer).__module__.startswith("keras.") for layer in _leaf_layers(model))
@@ -54,7 +61,7 @@ def test_recipe_is_built_from_standard_keras_layers(name):
 
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_outputs_probabilities_and_augments_only_in_training(name, digits):
-    model = get_model(name)
+    model = build_recipe(name)
     first = model.predict(digits, verbose=0)
     assert first.shape == (8, 10)
     np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-5)
@@ -104,10 +111,16 @@ def tiny_fastcnn_pair(mnist_dir, tmp_path):
     )
 
 
-def test_train_ensemble_trains_members_apart_and_saves_one_model(mnist_dir, tmp_path):
+@pytest.fixture(scope="module")
+def fastcnn_pair(mnist_dir, tmp_path_factory):
+    """One tiny fastcnn pair for the module; read-only: a test that changes it works on a copy."""
+    return tiny_fastcnn_pair(mnist_dir, tmp_path_factory.mktemp("pair"))
+
+
+def test_train_ensemble_trains_members_apart_and_saves_one_model(fastcnn_pair):
     from mnistlab.classifier import load_classifier
 
-    run = tiny_fastcnn_pair(mnist_dir, tmp_path)
+    run = fastcnn_pair
     members = [json.loads((run.dir / "members" / str(i) / "metrics.json").read_text()) for i in range(2)]
     configs = [json.loads((run.dir / "members" / str(i) / "config.json").read_text()) for i in range(2)]
     assert [config["seed"] for config in configs] == [0, 1]  # each member its own seed
@@ -144,15 +157,16 @@ def test_train_ensemble_routes_through_mnistlab_train_and_stops_at_the_budget(mn
     ]
 
 
-def test_an_interrupted_ensemble_resumes_without_retraining_finished_members(mnist_dir, tmp_path):
+def test_an_interrupted_ensemble_resumes_without_retraining_finished_members(fastcnn_pair, tmp_path):
     import mnistlab
 
-    run = tiny_fastcnn_pair(mnist_dir, tmp_path)
-    finished = (run.dir / "members" / "0" / "model.keras").stat().st_mtime_ns
+    run = fastcnn_pair
+    run_dir = Path(shutil.copytree(run.dir, tmp_path / "ens"))  # the shared pair stays as it is
+    finished = (run_dir / "members" / "0" / "model.keras").stat().st_mtime_ns
     # as if killed while member 1 was being evaluated: its run and the ensemble's have no metrics yet
-    (run.dir / "metrics.json").unlink()
-    (run.dir / "members" / "1" / "metrics.json").unlink()
-    resumed = mnistlab.train(resume=run.dir, progress=False)
-    assert (run.dir / "members" / "0" / "model.keras").stat().st_mtime_ns == finished
+    (run_dir / "metrics.json").unlink()
+    (run_dir / "members" / "1" / "metrics.json").unlink()
+    resumed = mnistlab.train(resume=run_dir, progress=False)
+    assert (run_dir / "members" / "0" / "model.keras").stat().st_mtime_ns == finished
     assert resumed.metrics["member_test_accuracy"] == run.metrics["member_test_accuracy"]
     assert resumed.metrics["test_accuracy"] == run.metrics["test_accuracy"]

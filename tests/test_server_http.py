@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from recognition_support import mnist_split, running_server, trained_model
+from recognition_support import mnist_split, running_server
 
 from mnistlab.recognition import limits
 from mnistlab.recognition.server import MAX_BATCH, create_app
@@ -37,10 +37,9 @@ def serving(app) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def classifier(mnist_dir, tmp_path_factory):
+def classifier(fastcnn_run):
     """The served (onnxruntime) classifier, converted once and shared by both servers."""
-    model = trained_model(mnist_dir, tmp_path_factory.getbasetemp() / "recognition-model")
-    return create_app(model).state.recognizer.classifier
+    return create_app(fastcnn_run).state.recognizer.classifier
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,7 @@ def test_tiny_run_writes_the_whole_run_directory(tmp_path, mnist_dir):
     assert config["model"] == "mlp" and config["dataset"] == "mnist" and config["seed"] == 0
     assert config["train_split"] == "train[:2%]" and config["val_fraction"] == 0.1 and config["epochs"] == 3
     assert config["hidden"] == 128 and config["dropout"] == 0.2  # the architecture actually built
+    assert config["batch_size"] == 32  # a flag left out takes the mlp recipe's value, not the default 128
     assert set(config["versions"]) >= {"python", "keras", "backend", "tensorflow", "numpy", "sklearn"}
     assert config["hardware"]["cores"] >= 1 and config["hardware"]["cpu"]
 

@@ -62,6 +62,41 @@ def test_every_config_field_is_a_train_flag():
     assert parameters == set(FIELDS) | {"resume", "allow_code"}  # the two that are not settings
 
 
+def _train_flags() -> dict:
+    """The click parameters of `mnistlab train`, by name, as Typer builds them."""
+    import typer
+
+    from mnistlab.cli import app
+
+    return {param.name: param for param in typer.main.get_command(app).commands["train"].params}
+
+
+def test_each_flag_help_is_the_config_field_help():
+    """The help is written once, in TrainConfig's metadata: the CLI shows it as is, with no second copy."""
+    flags = _train_flags()
+    for name, field in FIELDS.items():
+        assert field.metadata["help"].strip(), f"{name} has no help text"
+        assert flags[name].help == field.metadata["help"], name
+        assert flags[name].default is None, name  # left out: the recipe's value applies
+        assert flags[name].opts == ["--" + name.replace("_", "-")], name
+    assert flags["progress"].secondary_opts == ["--no-progress"]
+    assert flags["batch_size"].show_default == "128" and flags["model"].show_default == "fastcnn"
+    assert flags["hidden"].show_default is False  # None: the help says "the model's own"
+
+
+def test_train_help_lists_every_flag():
+    from typer.testing import CliRunner
+
+    from mnistlab.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    flags = {"--" + name.replace("_", "-") for name in FIELDS} | {"--no-progress", "--resume", "--allow-code"}
+    for flag in flags:
+        assert flag in result.output
+    assert "Examples per optimizer step. [default: (128)]" in result.output
+
+
 def _lr_curve(schedule: str, warmup: float, total_steps: int = 100) -> np.ndarray:
     from mnistlab.training.optimization import make_schedule
 

@@ -26,7 +26,15 @@ import numpy as np
 
 from mnistlab.errors import MnistlabError, ModelFileError
 from mnistlab.files import atomic_path
-from mnistlab.rundir import MODEL_FILES, MODEL_KERAS, MODEL_ONNX, MODEL_SKOPS, is_run_dir, read_config
+from mnistlab.rundir import (
+    MODEL_FILES,
+    MODEL_KERAS,
+    MODEL_ONNX,
+    MODEL_SKOPS,
+    is_run_dir,
+    read_config,
+    read_temperature,
+)
 
 # Every type a .skops file from mnistlab holds: the forest, its trees, arrays, numbers and containers.
 # Exact names, never prefixes: "builtins." or "numpy." would admit eval and numpy.load, and a function
@@ -66,6 +74,18 @@ def _batched(run, pixels: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate(outputs) if outputs else np.zeros((0, width), dtype=np.float32)
 
 
+def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities: softmax(log p / T), float32; T = 1 leaves them as they are."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    if temperature == 1.0 or probabilities.size == 0:
+        return probabilities
+    with np.errstate(divide="ignore"):  # log 0 = -inf stays an impossible class
+        logits = np.log(probabilities.astype(np.float64)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    scaled = np.exp(logits)
+    return (scaled / scaled.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def _same_shape(model_shape: tuple, data_shape: tuple) -> bool:
     """Do the model's input dimensions (None or a name = any size) match the data's?"""
     if len(model_shape) != len(data_shape):
@@ -84,6 +104,7 @@ class Classifier:
     path: Path
     run_dir: Path | None = None
     config: dict = field(default_factory=dict)  # the run's config.json, or {} for a bare file
+    temperature: float = 1.0  # calibration: probabilities are softened (> 1) or sharpened (< 1) by it
 
     @property
     def num_classes(self) -> int:
@@ -116,7 +137,7 @@ class Classifier:
 
         num_classes (default: the model's own) widens the output where the model knows fewer classes.
         """
-        probabilities = np.asarray(self._probabilities(to_float(images)), dtype=np.float32)
+        probabilities = with_temperature(self._probabilities(to_float(images)), self.temperature)
         width = num_classes or self.num_classes
         if probabilities.shape[1] == width:
             return probabilities
@@ -400,8 +421,10 @@ def load_classifier(target) -> Classifier:
         raise ModelFileError(
             f"{path}: unknown model file type {path.suffix!r}; expected .keras, .skops or .onnx"
         ) from None
-    config = read_config(run_dir) if run_dir is not None and is_run_dir(run_dir) else {}
-    return cls(model=cls.read(path), path=path, run_dir=run_dir, config=config)
+    in_run = run_dir is not None and is_run_dir(run_dir)
+    config = read_config(run_dir) if in_run else {}
+    temperature = read_temperature(run_dir) if in_run and path.name == cls.file_name else 1.0
+    return cls(model=cls.read(path), path=path, run_dir=run_dir, config=config, temperature=temperature)
 
 
 def run_classifier(kind: str, model, run_dir: Path) -> Classifier:

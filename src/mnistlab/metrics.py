@@ -63,6 +63,23 @@ def cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> float | None
     return float(-np.mean(np.log(np.clip(picked, EPSILON, 1 - EPSILON))))
 
 
+def calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 15) -> float | None:
+    """Expected calibration error: how far the top probability is from the accuracy, averaged over
+    `bins` equal-width confidence bins weighted by their size (Guo et al. 2017); 0 is perfectly calibrated."""
+    if len(labels) == 0:
+        return None
+    probabilities = np.asarray(probabilities)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(labels)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gap = 0.0
+    for index in range(bins):
+        members = which == index
+        if members.any():
+            gap += members.mean() * abs(float(correct[members].mean()) - float(confidence[members].mean()))
+    return float(gap)
+
+
 def accuracy(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """The fraction of examples whose most probable class is the true one (0 for no examples)."""
     labels = np.asarray(labels, dtype=np.int64)
@@ -115,6 +132,7 @@ def compute_metrics(
         "n_examples": int(len(labels)),
         "accuracy": accuracy(labels, probabilities),
         "loss": cross_entropy(labels, probabilities),
+        "calibration_error": calibration_error(labels, probabilities),
         # unweighted means over classes, as sklearn's average="macro"
         "macro_avg": {
             "precision": float(scores["precision"].mean()),

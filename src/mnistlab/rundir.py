@@ -7,6 +7,7 @@ runs/2026-11-23-mlp/
     model.keras     the final model (best val_loss weights when there is validation data), or model.skops
     members/0/ ...  an ensemble's member runs, each a run directory of its own
     metrics.json    test_accuracy, test_loss, train_seconds, epochs, ...: marks the training complete
+    calibration.json  the temperature scaling the model's probabilities, fitted on validation examples
     report.html     the evaluation report, written after metrics.json (a resume writes it if missing)
     model.onnx, saved_model/   `mnistlab export` copies of the model
     .lock           held (flock) by the process writing the run, so two processes never share one
@@ -40,6 +41,7 @@ MODEL_KERAS = "model.keras"
 MODEL_SKOPS = "model.skops"
 MODEL_ONNX = "model.onnx"
 MODEL_FILES = (MODEL_KERAS, MODEL_SKOPS, MODEL_ONNX)  # looked for in a run directory, in this order
+CALIBRATION_FILE = "calibration.json"  # the temperature that calibrates the model's probabilities
 SAVED_MODEL_DIR = "saved_model"  # `mnistlab export --format saved_model` of the run's model
 
 _CLAIMED: dict[Path, int] = {}  # run directory -> open descriptor of its locked .lock file
@@ -155,6 +157,12 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     """metrics.json, or {} while the run is unfinished (or the file unreadable)."""
     content, _ = read_json(run_dir / METRICS_FILE)
     return content or {}
+
+
+def read_temperature(run_dir: Path) -> float:
+    """The run's calibration temperature (1.0: none recorded)."""
+    content, _ = read_json(run_dir / CALIBRATION_FILE)
+    return float((content or {}).get("temperature", 1.0))
 
 
 def read_json(path: Path) -> tuple[dict | None, str | None]:

@@ -3,9 +3,11 @@
     mnistlab data info mnist
     mnistlab train --model fastcnn --epochs 1
     mnistlab --debug evaluate runs/2026-11-23-fastcnn      # --debug (anywhere) shows tracebacks
+    mnistlab evaluate runs/2026-11-23-fastcnn --debug      # the same
 
 Each command group lives in its own module in this package and adds itself with `register(app)`.
-Errors a user can cause (`MnistlabError`) print one line on stderr and exit non-zero.
+Errors a user can cause (`MnistlabError`) print one line on stderr and exit non-zero. `--debug` belongs to no
+command: main() takes it out of the arguments wherever it stands, and then prints tracebacks as well.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    epilog="Add --debug anywhere on the command line to see the full traceback of an error.",
 )
 
 
@@ -38,7 +41,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -56,9 +58,10 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The `mnistlab` command: run the app; an error prints one line, with --debug after its traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    args = [a for a in args if a != "--debug"]
+    debug = "--debug" in args  # accepted anywhere, so it is taken out before Typer parses the rest
+    args = [arg for arg in args if arg != "--debug"]
     try:
         # Standalone mode: Typer reports usage errors itself (exit 2) and turns Ctrl-C into exit 1.
         app(args=args, prog_name="mnistlab")

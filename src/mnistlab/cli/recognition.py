@@ -5,8 +5,9 @@
     mnistlab export runs/2026-11-23-fastcnn --format onnx --out digits.onnx
     mnistlab serve runs/2026-11-23-fastcnn --port 8000         # drawing page at http://127.0.0.1:8000/
 
-predict answers every readable file; a file that is not an image or holds no digit gets one
-"error: FILE: ..." line on stderr, and the exit status is then 2.
+predict answers every picture: with its digit, or refused (label null and a reason) when it does not
+hold one digit it can read (blank paper, a letter, a symbol, a scribble, several digits). A file that is
+not a picture gets one "error: FILE: ..." line on stderr, and the exit status is then 2.
 """
 
 from __future__ import annotations
@@ -26,8 +27,17 @@ def predict_command(
     files: Annotated[list[Path], typer.Argument(help="Pictures: PNG, JPEG, BMP, GIF, WebP, TIFF.")],
     top_k: Annotated[int, typer.Option(help="How many of the most probable digits to list.")] = 3,
     json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON list of {file, label, probability, top_k}.")
+        bool,
+        typer.Option("--json", help="Print one JSON list of {file, label, probability, top_k[, reason]}."),
     ] = False,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Refuse pictures whose probability of holding one digit is below this (0..1); "
+            "lower refuses fewer digits and accepts more non-digits. [default: chosen so that 0.5% of "
+            "MNIST digits are refused]"
+        ),
+    ] = None,
     show: Annotated[
         Path | None, typer.Option(help="Folder for one PNG per input: the picture beside what the model saw.")
     ] = None,
@@ -35,14 +45,19 @@ def predict_command(
     """Recognize the digit in each picture (photos, scans, drawings), prepared like MNIST."""
     from mnistlab.recognition.predict import predict
 
-    results = predict(model, files, top_k=top_k, show_dir=show, on_error="collect")
+    results = predict(model, files, top_k=top_k, threshold=threshold, show_dir=show, on_error="collect")
     answered = [result for result in results if "error" not in result]
     if json_output:
         typer.echo(json.dumps(answered, indent=2))
     else:
         for result in answered:
             ranking = ", ".join(f"{c['label']} {100 * c['probability']:.1f}%" for c in result["top_k"])
-            typer.echo(f"{result['file']}: {result['label']}  ({ranking})")
+            if result["label"] is None:
+                typer.echo(
+                    f"{result['file']}: refused, {result['reason']}" + (f"  ({ranking})" if ranking else "")
+                )
+            else:
+                typer.echo(f"{result['file']}: {result['label']}  ({ranking})")
     failed = [result for result in results if "error" in result]
     for result in failed:
         print(f"error: {result['error']}", file=sys.stderr)

@@ -8,70 +8,63 @@
     mnistlab train --resume runs/2026-11-23-mlp        # continue after Ctrl-C or a crash
     mnistlab train --resume runs/x --allow-code        # a run from my_net.py: runs the file again
 
-Every flag is one field of the training config (mnistlab/training/config.py); a flag left out takes the
-model recipe's value, then the config default.
+Every flag but --resume and --allow-code is generated from one field of the training config
+(mnistlab/training/config.py), help text included; a flag left out takes the model recipe's value, then the
+config default.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
-from typing import Annotated
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
-MODEL_HELP = (
-    "A zoo name (see `mnistlab models`), a FILE.py defining build_model(input_shape, num_classes) "
-    "that returns a keras.Model with softmax outputs, or a FILE.keras to train further. [default: fastcnn]"
-)
+from mnistlab.training.config import TrainConfig
+
+_TYPES = typing.get_type_hints(TrainConfig)  # field name -> type, e.g. "hidden" -> int | None
 
 
+def _setting_flag(field: dataclasses.Field) -> inspect.Parameter:
+    """A config field -> the parameter Typer turns into its flag: `batch_size` -> `--batch-size`.
+
+    The help is the field's own. The flag defaults to None, "not given", so that the model recipe's value
+    applies when it is left out; the help shows the config's default instead.
+    """
+    hint = _TYPES[field.name]
+    value_type = next(t for t in typing.get_args(hint) or [hint] if t is not type(None))  # int | None -> int
+    name = field.name.replace("_", "-")
+    declarations = [f"--{name}/--no-{name}"] if value_type is bool else []
+    if field.default is None:  # the help says what unset means
+        shown_default: bool | str = False
+    elif value_type is bool:
+        shown_default = f"--{name}" if field.default else f"--no-{name}"
+    else:
+        shown_default = str(field.default)
+    option = typer.Option(*declarations, help=field.metadata["help"], show_default=shown_default)
+    annotation = Annotated[value_type | None, option]
+    return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+
+
+def _with_setting_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` one flag per TrainConfig field, ahead of its own flags; its **settings receives them."""
+    setting_flags = [_setting_flag(field) for field in dataclasses.fields(TrainConfig)]
+    own_flags = [
+        parameter
+        for parameter in inspect.signature(command, eval_str=True).parameters.values()
+        if parameter.kind is not parameter.VAR_KEYWORD
+    ]
+    command.__signature__ = inspect.Signature([*setting_flags, *own_flags])
+    return command
+
+
+@_with_setting_flags
 def train_command(
-    model: Annotated[str | None, typer.Option(help=MODEL_HELP)] = None,
-    dataset: Annotated[str | None, typer.Option(help="mnist | fashion_mnist | kmnist.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help="Folder holding <dataset>/ IDX files.")] = None,
-    train_split: Annotated[str | None, typer.Option(help="Training examples, e.g. 'train[:80%]'.")] = None,
-    val_split: Annotated[str | None, typer.Option(help="Validation examples, e.g. 'train[80%:]'.")] = None,
-    val_fraction: Annotated[
-        float | None, typer.Option(help="Hold out this fraction of the train split for validation.")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Passes over the training examples.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per optimizer step.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    optimizer: Annotated[
-        str | None, typer.Option(help="adam | adamw | sgd | nesterov | rmsprop | nadam.")
-    ] = None,
-    momentum: Annotated[float | None, typer.Option(help="Momentum of sgd and nesterov.")] = None,
-    weight_decay: Annotated[float | None, typer.Option(help="Decoupled weight decay (0: none).")] = None,
-    schedule: Annotated[
-        str | None, typer.Option(help="Learning rate per step: constant | onecycle | cosine.")
-    ] = None,
-    warmup: Annotated[float | None, typer.Option(help="Fraction of steps warming the lr up.")] = None,
-    label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing, 0..1.")] = None,
-    early_stopping: Annotated[
-        int | None, typer.Option(help="Stop after this many epochs without a better val_loss (0: off).")
-    ] = None,
-    budget_minutes: Annotated[
-        float | None, typer.Option(help="Ensembles: start no member expected to end past this (0: none).")
-    ] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="float32 | bfloat16 (mixed) | auto (bf16 if the CPU has it).")
-    ] = None,
-    steps_per_execution: Annotated[
-        int | None, typer.Option(help="Optimizer steps per compiled call.")
-    ] = None,
-    threads: Annotated[int | None, typer.Option(help="TensorFlow CPU threads (0: its default).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for weights, dropout and shuffling.")] = None,
-    keep_checkpoints: Annotated[int | None, typer.Option(help="Per-epoch checkpoints to keep.")] = None,
-    out: Annotated[str | None, typer.Option(help="Run directory [default: runs/<date>-<model>[-N]].")] = None,
-    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="Show progress.")] = None,
-    hidden: Annotated[int | None, typer.Option(help="Architecture: units per hidden layer.")] = None,
-    layers: Annotated[int | None, typer.Option(help="Architecture: hidden layers.")] = None,
-    dropout: Annotated[float | None, typer.Option(help="Architecture: dropout rate.")] = None,
-    filters: Annotated[int | None, typer.Option(help="Architecture: convolution filters.")] = None,
-    n_estimators: Annotated[
-        int | None, typer.Option(help="Architecture: trees in a forest, networks in an ensemble.")
-    ] = None,
-    max_depth: Annotated[int | None, typer.Option(help="Architecture: deepest tree level.")] = None,
+    *,
     resume: Annotated[
         str | None, typer.Option(help="Continue the unfinished run in this directory, with its settings.")
     ] = None,
@@ -81,13 +74,14 @@ def train_command(
             "--allow-code", help="With --resume: run the Python model file the run was trained from."
         ),
     ] = False,
+    **settings: Any,
 ) -> None:
-    """Train a model and save a run directory (config, history, checkpoints, model, metrics)."""
-    settings = {
-        name: value
-        for name, value in locals().items()
-        if value is not None and name not in ("resume", "allow_code")
-    }
+    """Train a model and save a run directory (config, history, checkpoints, model, metrics).
+
+    A setting left out takes the model recipe's value (`mnistlab models --json` lists them), else the
+    default shown.
+    """
+    settings = {name: value for name, value in settings.items() if value is not None}
     from mnistlab import train
 
     if resume is not None:

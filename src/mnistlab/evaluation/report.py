@@ -81,6 +81,7 @@ def _summary(evaluation) -> dict:
         "Split": f"{evaluation.split} ({evaluation.metrics['n_examples']:,} examples)",
         "Accuracy": f"{evaluation.accuracy:.2%}",
         "Loss (cross-entropy)": "n/a" if evaluation.loss is None else f"{evaluation.loss:.4f}",
+        "Calibration error (ECE, 15 bins)": _calibration(evaluation),
         "Macro precision / recall / F1": " / ".join(
             f"{macro[key]:.4f}" for key in ("precision", "recall", "f1")
         ),
@@ -88,6 +89,14 @@ def _summary(evaluation) -> dict:
         "Epochs": str(run_metrics.get("epochs", evaluation.config.get("epochs", "n/a"))),
         "Parameters": "n/a" if parameters is None else f"{parameters:,}",
     }
+
+
+def _calibration(evaluation) -> str:
+    error = evaluation.metrics.get("calibration_error")
+    if error is None:
+        return "n/a"
+    temperature = evaluation.classifier.temperature
+    return f"{error:.4f}" + (f" (temperature {temperature:g})" if temperature != 1 else " (uncalibrated)")
 
 
 def _context(evaluation, pictures: dict[str, bytes]) -> dict:

@@ -2,14 +2,18 @@
 
     import mnistlab
     results = mnistlab.predict("runs/2026-11-23-fastcnn", ["seven.jpg", "scan.png"], top_k=3)
-    results[0]   # {"file": "seven.jpg", "label": 7, "probability": 0.98,
+    results[0]   # {"file": "seven.jpg", "label": 7, "probability": 0.98, "digit_probability": 0.99,
                  #  "top_k": [{"label": 7, "probability": 0.98}, {"label": 1, ...}, ...]}
+    results[1]   # {"file": "scan.png", "label": None, "reason": "looks like a letter, not a digit", ...}
 
 MODEL is a run directory, a .keras / .skops / .onnx file, or an already loaded Classifier. Inputs are
 file paths, encoded image bytes or pixel arrays; each is prepared like MNIST (see preprocess.py) and all
-are classified in one batch. `show_dir` writes, per input, a PNG of the picture beside the 28 x 28 image
-the model saw. A picture that cannot be read or holds no digit raises ImageError naming it, or with
-on_error="collect" becomes {"file": ..., "error": "..."} so the other inputs still get their answer.
+are classified in one batch. A picture that does not hold one digit (blank paper, a letter, a symbol, a
+scribble, several digits) is refused: its label is None and `reason` says what it looks like instead
+(see refuser.py; `threshold` trades refused digits against accepted non-digits). `show_dir` writes, per
+input, a PNG of the picture beside the 28 x 28 image the model saw. A file that is not a picture raises
+ImageError naming it, or with on_error="collect" becomes {"file": ..., "error": "..."} so the other
+inputs still get their answer.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from PIL import Image, ImageDraw
 
 from mnistlab.errors import MnistlabError, setting
 from mnistlab.files import atomic_path
-from mnistlab.recognition.images import ImageError, read_image
+from mnistlab.recognition.images import ImageError, NoDigitError, read_image
 from mnistlab.recognition.preprocess import preprocess
+from mnistlab.recognition.refuser import NO_INK, check_threshold, load_refuser
 
 SHOW_HEIGHT = 280  # px: each --show picture is this tall, the 28 x 28 digit enlarged 10x beside it
 
@@ -50,12 +55,49 @@ def ranked(probabilities: np.ndarray, top_k: int) -> list[dict]:
     return [{"label": int(label), "probability": float(probabilities[label])} for label in order]
 
 
-def predict(model, inputs, top_k: int = 3, *, show_dir=None, on_error: str = "raise") -> list[dict]:
+def answers(
+    classifier, digits: list[np.ndarray], top_k: int = 3, threshold: float | None = None
+) -> list[dict]:
+    """Prepared (28, 28) uint8 digits -> one answer each: label (None if refused), probabilities, top_k."""
+    if not digits:
+        return []
+    stack = np.stack(digits)
+    probabilities = classifier.predict_proba(stack[..., None])
+    verdicts = load_refuser().judge(stack, threshold)
+    results = []
+    for row, verdict in zip(probabilities, verdicts, strict=True):
+        best = ranked(row, top_k)
+        label, probability = (best[0]["label"], best[0]["probability"]) if verdict.is_digit else (None, None)
+        answer = {"label": label, "probability": probability, "top_k": best, "probabilities": row.tolist()}
+        answer["digit_probability"] = round(verdict.digit_probability, 6)
+        if not verdict.is_digit:
+            answer["reason"] = verdict.reason
+        results.append(answer)
+    return results
+
+
+def no_ink_answer() -> dict:
+    """The answer for a picture without visible ink (blank or stained paper): refused, with the reason."""
+    return {
+        "label": None,
+        "probability": None,
+        "top_k": [],
+        "probabilities": [],
+        "digit_probability": 0.0,
+        "reason": NO_INK,
+    }
+
+
+def predict(
+    model, inputs, top_k: int = 3, *, threshold: float | None = None, show_dir=None, on_error: str = "raise"
+) -> list[dict]:
     """Classify each picture; one result dict per input, in input order (see the module docstring)."""
     if on_error not in ("raise", "collect"):
         raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
     if top_k < 1:
         raise MnistlabError(f"{setting('top_k')} must be at least 1, not {top_k}")
+    if threshold is not None:
+        check_threshold(threshold)
     sources = as_input_list(inputs)
     from mnistlab.classifier import load_classifier
 
@@ -67,6 +109,11 @@ def predict(model, inputs, top_k: int = 3, *, show_dir=None, on_error: str = "ra
         name = input_name(source, index)
         try:
             digits.append(preprocess(source, name=name))
+        except NoDigitError:
+            results.append(
+                {"file": name, **{k: v for k, v in no_ink_answer().items() if k != "probabilities"}}
+            )
+            continue
         except ImageError as error:
             if on_error == "raise":
                 raise
@@ -75,11 +122,9 @@ def predict(model, inputs, top_k: int = 3, *, show_dir=None, on_error: str = "ra
         prepared.append(len(results))
         results.append({"file": name})
 
-    if digits:
-        probabilities = classifier.predict_proba(np.stack(digits)[..., None])
-        for position, row in zip(prepared, probabilities, strict=True):
-            best = ranked(row, top_k)
-            results[position].update(label=best[0]["label"], probability=best[0]["probability"], top_k=best)
+    for position, answer in zip(prepared, answers(classifier, digits, top_k, threshold), strict=True):
+        del answer["probabilities"]
+        results[position].update(answer)
 
     if show_dir is not None:
         show_all(Path(show_dir), sources, results, dict(zip(prepared, digits, strict=True)))
@@ -90,14 +135,16 @@ def show_all(folder: Path, sources: list, results: list[dict], digits: dict[int,
     """Write one PNG per readable input into folder: the picture, the model's view, the answer."""
     used: set[str] = set()
     for index, (source, result) in enumerate(zip(sources, results, strict=True)):
-        if "error" in result and "no digit found" not in result["error"]:
+        if "error" in result:
             continue  # nothing to show for a file that is not an image
         stem = Path(result["file"]).stem if isinstance(source, (str, os.PathLike)) else f"input-{index}"
         name = f"{stem}.png" if f"{stem}.png" not in used else f"{stem}-{index}.png"
         used.add(name)
         seen = digits.get(index, np.zeros((28, 28), dtype=np.uint8))
         caption = (
-            f"{result['label']} ({100 * result['probability']:.1f}%)" if "label" in result else "no digit"
+            f"{result['label']} ({100 * result['probability']:.1f}%)"
+            if result["label"] is not None
+            else f"refused: {result['reason']}"
         )
         with atomic_path(folder / name) as tmp:
             side_by_side(read_image(source), seen, caption).save(tmp, format="PNG")

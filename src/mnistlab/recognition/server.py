@@ -41,9 +41,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mnistlab import reporter
-from mnistlab.recognition.images import ImageError, ImageTooLargeError, UnreadableImageError
+from mnistlab.recognition.images import ImageError, ImageTooLargeError, NoDigitError, UnreadableImageError
 from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
-from mnistlab.recognition.predict import ranked
+from mnistlab.recognition.predict import answers, no_ink_answer
 from mnistlab.recognition.preprocess import preprocess
 from mnistlab.recognition.serving_engine import serving_classifier
 
@@ -64,8 +64,11 @@ class Ranked(BaseModel):
 
 
 class Prediction(BaseModel):
-    label: int = Field(description="the most probable digit")
-    probabilities: list[float] = Field(description="one probability per class, 0 to 9")
+    label: int | None = Field(description="the digit; null when the picture does not hold one digit")
+    probability: float | None = Field(description="the label's probability; null when refused")
+    reason: str | None = Field(None, description="why the picture was refused (only when label is null)")
+    digit_probability: float = Field(description="how sure mnistlab is that the picture holds one digit")
+    probabilities: list[float] = Field(description="one probability per class, 0 to 9 (empty: no ink)")
     top_k: list[Ranked] = Field(description=f"the {TOP_K} most probable digits, most probable first")
 
 
@@ -94,7 +97,7 @@ ERRORS = {
     408: "the body did not arrive in time",
     413: "the body or a picture is too large",
     415: "neither JSON nor a multipart form, or the file is not a supported image",
-    422: "the pixels, the JSON or the form are not as described, or the picture holds no digit",
+    422: "the pixels, the JSON or the form are not as described",
 }
 PICTURE = {  # JSON Schema of one picture: 784 numbers, or 28 rows of 28
     "oneOf": [
@@ -146,7 +149,7 @@ def status_of(error: ImageError) -> int:
         return 413
     if isinstance(error, UnreadableImageError):
         return 415
-    return 422  # NoDigitError
+    return 422
 
 
 def pixel_array(values, name: str = "pixels") -> np.ndarray:
@@ -283,14 +286,14 @@ class Recognizer:
         )
 
     def answer(self, digits: list[np.ndarray]) -> list[dict]:
-        probabilities = self.classifier.predict_proba(np.stack(digits)[..., None])
-        return [
-            {"label": int(row.argmax()), "probabilities": row.tolist(), "top_k": ranked(row, TOP_K)}
-            for row in probabilities
-        ]
+        """Answers for prepared digits; a picture that is not one digit is refused (label null, reason)."""
+        return answers(self.classifier, digits, TOP_K)
 
     def one(self, source) -> dict:
-        return self.answer([preprocess(source, name="upload")])[0]
+        try:
+            return self.answer([preprocess(source, name="upload")])[0]
+        except NoDigitError:
+            return no_ink_answer()
 
     def many(self, sources: list) -> list[dict]:
         """Answers in input order; a picture that fails gets {"error", "status"} and the rest still count."""
@@ -301,6 +304,8 @@ class Recognizer:
                 digits.append(preprocess(source, name=f"picture {index}"))
                 positions.append(index)
                 results.append(None)
+            except NoDigitError:
+                results.append(no_ink_answer())
             except ImageError as error:
                 results.append({"error": str(error), "status": status_of(error)})
         for index, answer in zip(positions, self.answer(digits) if digits else [], strict=True):

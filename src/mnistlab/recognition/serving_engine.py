@@ -34,7 +34,9 @@ def onnx_session(onnx_bytes: bytes, threads: int = SERVING_THREADS):
 def as_onnx(classifier: Classifier, threads: int = SERVING_THREADS) -> Classifier:
     """A Keras Classifier -> the same model converted and running in onnxruntime (ExportError if not)."""
     session = onnx_session(keras_to_onnx(classifier.model), threads)
-    return OnnxClassifier(session, classifier.path, classifier.run_dir, classifier.config)
+    return OnnxClassifier(
+        session, classifier.path, classifier.run_dir, classifier.config, classifier.temperature
+    )
 
 
 def serving_classifier(model, engine: str = "auto", threads: int = SERVING_THREADS) -> tuple[Classifier, str]:

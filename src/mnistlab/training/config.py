@@ -1,12 +1,14 @@
-"""One flat, typed, documented training config. Every setting appears once, here, with its default and unit.
+"""One flat, typed, documented training config. Every setting appears once, here: its default, and its help
+text (meaning and unit) in the field's metadata, which `mnistlab train --help` shows as is.
 
     config = resolve_config({"model": "mlp", "epochs": 3})    # user value > model recipe > default below
     config.batch_size                                         # 128: examples per optimizer step
+    FIELDS["batch_size"].metadata["help"]                     # "Examples per optimizer step."
     config.to_dict()                                          # what config.json holds
 
-CLI flags map 1:1 to the fields (`batch_size` <-> `--batch-size`). An unknown key is an error, and so is a
-value out of range. The architecture fields (hidden, layers, dropout, ...) default to None, meaning "the
-model's own value"; a model that has no such setting refuses it.
+CLI flags are generated from the fields, 1:1 (`batch_size` <-> `--batch-size`). An unknown key is an error,
+and so is a value out of range. The architecture fields (hidden, layers, dropout, ...) default to None,
+meaning "the model's own value"; a model that has no such setting refuses it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mnistlab.errors import MnistlabError
@@ -25,51 +27,85 @@ PRECISIONS = ("float32", "bfloat16", "auto")
 DEFAULT_MODEL = "fastcnn"
 
 
+def _setting(default: Any, help_text: str) -> Any:
+    """A config field with its help text (meaning and unit), which `mnistlab train --help` shows too."""
+    return field(default=default, metadata={"help": help_text})
+
+
+def _architecture(help_text: str) -> Any:
+    """An architecture override: None (unset) keeps the model's own value."""
+    return _setting(None, f"Architecture: {help_text} Unset: the model's own (see `mnistlab models --json`).")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a training run. Units are in the comments."""
+    """Everything that decides a training run. Each field's help (meaning, unit) is in its metadata."""
 
     # -- what to train on what
-    model: str = (
-        DEFAULT_MODEL  # a zoo name (`mnistlab models`), a FILE.py with build_model(), or a FILE.keras
+    model: str = _setting(
+        DEFAULT_MODEL,
+        "A zoo name (see `mnistlab models`), a FILE.py defining build_model(input_shape, num_classes) that "
+        "returns a keras.Model with softmax outputs, or a FILE.keras to train further.",
     )
-    dataset: str = "mnist"  # mnist | fashion_mnist | kmnist
-    data_dir: str | None = (
-        None  # folder holding <dataset>/ IDX files; None: $MNISTLAB_DATA_DIR, then the cache
+    dataset: str = _setting("mnist", "Dataset: mnist | fashion_mnist | kmnist.")
+    data_dir: str | None = _setting(
+        None, "Folder holding <dataset>/ IDX files. Unset: $MNISTLAB_DATA_DIR, then the cache."
     )
-    train_split: str = "train"  # tfds split grammar, e.g. "train[:80%]"
-    val_split: str | None = None  # validation examples from the train split, e.g. "train[80%:]"; None: none
-    val_fraction: float = 0.0  # or: this fraction of train_split, held out at random (seeded); 0: none
+    train_split: str = _setting("train", "Training examples, in tfds split grammar, e.g. 'train[:80%]'.")
+    val_split: str | None = _setting(
+        None, "Validation examples from the train split, e.g. 'train[80%:]'. Unset: none."
+    )
+    val_fraction: float = _setting(
+        0.0, "Or: hold out this fraction of the train split for validation, at random (seeded); 0: none."
+    )
     # -- optimization
-    epochs: int = 5  # full passes over train_split
-    batch_size: int = 128  # examples per optimizer step
-    lr: float = 1e-3  # peak learning rate (per step, at batch_size)
-    optimizer: str = "adam"  # adam | adamw | sgd | nesterov | rmsprop | nadam
-    momentum: float = 0.9  # for sgd and nesterov (the others have their own)
-    weight_decay: float = 0.0  # decoupled weight decay per step, scaled by lr; 0: none
-    schedule: str = "constant"  # constant | onecycle (linear up, then linear down to 0) | cosine, per step
-    warmup: float = 0.0  # fraction of all steps spent warming the lr up linearly from 0 to `lr`
-    label_smoothing: float = 0.0  # 0..1: weight moved from the true class to all classes evenly
-    early_stopping: int = 0  # patience in epochs without a better val_loss; 0: off. Needs validation data
-    budget_minutes: float = 0.0  # ensembles: start no member expected to end past this much training; 0: none
+    epochs: int = _setting(5, "Full passes over the train split.")
+    batch_size: int = _setting(128, "Examples per optimizer step.")
+    lr: float = _setting(1e-3, "Peak learning rate, per step at batch_size.")
+    optimizer: str = _setting("adam", "Optimizer: adam | adamw | sgd | nesterov | rmsprop | nadam.")
+    momentum: float = _setting(0.9, "Momentum of sgd and nesterov (the other optimizers have their own).")
+    weight_decay: float = _setting(0.0, "Decoupled weight decay per step, scaled by lr; 0: none.")
+    schedule: str = _setting(
+        "constant",
+        "Learning rate per step: constant | onecycle (linear up, then linear down to 0) | cosine.",
+    )
+    warmup: float = _setting(0.0, "Fraction of all steps spent warming the lr up linearly from 0 to lr.")
+    label_smoothing: float = _setting(0.0, "Weight (0..1) moved from the true class to all classes evenly.")
+    early_stopping: int = _setting(
+        0, "Patience: stop after this many epochs without a better val_loss; 0: off. Needs validation data."
+    )
+    budget_minutes: float = _setting(
+        0.0, "Ensembles: start no member expected to end past this many minutes of training; 0: no limit."
+    )
     # -- speed
-    # float32 | bfloat16 (Keras "mixed_bfloat16": bf16 compute, fp32 weights) | auto (bfloat16 on CPUs
-    # with bf16 instructions, else float32). The saved model computes in float32 either way
-    precision: str = "float32"
-    steps_per_execution: int = 1  # optimizer steps per compiled call; >1 cuts Python overhead per batch
-    threads: int = 0  # CPU threads for TensorFlow ops (intra- and inter-op); 0: the library default
+    precision: str = _setting(
+        "float32",
+        "Compute precision: float32 | bfloat16 (Keras mixed_bfloat16: bf16 compute, fp32 weights) | auto "
+        "(bfloat16 on CPUs with bf16 instructions, else float32). The saved model computes in float32 "
+        "either way.",
+    )
+    steps_per_execution: int = _setting(
+        1, "Optimizer steps per compiled call; more than 1 cuts the Python overhead per batch."
+    )
+    threads: int = _setting(
+        0, "CPU threads for TensorFlow ops (intra- and inter-op); 0: the library default."
+    )
     # -- bookkeeping
-    seed: int = 0  # one seed for weights, dropout, shuffling and the validation carve-out
-    keep_checkpoints: int = 3  # checkpoints (one per epoch) kept in <run>/checkpoints; older ones are deleted
-    out: str | None = None  # run directory; None: runs/<YYYY-MM-DD>-<model>[-N]
-    progress: bool = True  # show a progress bar per epoch and a summary
-    # -- architecture overrides; None: the model's own value (see `mnistlab models`)
-    hidden: int | None = None  # units in each hidden Dense layer
-    layers: int | None = None  # number of hidden Dense layers
-    dropout: float | None = None  # dropout rate, 0..1
-    filters: int | None = None  # convolution filters (of the first conv layer)
-    n_estimators: int | None = None  # trees in a random forest; networks in an ensemble
-    max_depth: int | None = None  # deepest tree level of a random forest; None: grow until pure
+    seed: int = _setting(0, "One seed for weights, dropout, shuffling and the validation carve-out.")
+    keep_checkpoints: int = _setting(
+        3, "Checkpoints (one per epoch) kept in <run>/checkpoints; older ones are deleted."
+    )
+    out: str | None = _setting(None, "Run directory. Unset: runs/<YYYY-MM-DD>-<model>[-N].")
+    progress: bool = _setting(True, "Show a progress bar per epoch and a summary.")
+    # -- architecture overrides; None: the model's own value, and a model without the setting refuses it
+    hidden: int | None = _architecture("units in each hidden Dense layer.")
+    layers: int | None = _architecture("number of hidden Dense layers.")
+    dropout: float | None = _architecture("dropout rate, 0..1.")
+    filters: int | None = _architecture("convolution filters (of the first conv layer).")
+    n_estimators: int | None = _architecture("trees in a random forest; networks in an ensemble.")
+    max_depth: int | None = _architecture(
+        "deepest tree level of a random forest (its own: none, grow until pure)."
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from mnistlab.classifier import Classifier, load_classifier
-from mnistlab.metrics import score
+from mnistlab.classifier import Classifier, load_classifier, with_temperature
+from mnistlab.metrics import calibration_error, score
 from mnistlab.rundir import finish_run, write_history, write_metrics
 from mnistlab.training.checkpoints import LoopState
 from mnistlab.training.inputs import TrainingData
@@ -68,11 +68,18 @@ def finish(
     extra: dict[str, Any] | None = None,
     report: ReportWriter | None = None,
 ) -> Run:
-    """Write what a trained run leaves besides its model; probabilities: the saved model's (N, C) on test."""
+    """Write what a trained run leaves besides its model; probabilities: the saved model's (N, C) on test,
+    before calibration (the temperature fitted here is applied to them)."""
+    from mnistlab.training.calibration import calibrate
+
     run_dir = classifier.run_dir
     timing = {"eval_seconds": eval_seconds, "load_seconds": load_seconds}
+    calibration = calibrate(classifier, data)
+    probabilities = with_temperature(probabilities, classifier.temperature)
     test = score(data.test_labels, probabilities)
     metrics = {**summarize(state, test, **timing, params=classifier.params, data=data), **(extra or {})}
+    metrics["temperature"] = calibration["temperature"]
+    metrics["test_calibration_error"] = calibration_error(data.test_labels, probabilities)
     write_history(run_dir, state.history)
     write_metrics(run_dir, metrics)  # its presence marks the training complete
     if report is not None:

@@ -1,0 +1,269 @@
+"""Does a prepared picture hold one digit? A small network that answers, and names what it sees instead.
+
+    refuser = load_refuser()                          # the network shipped with mnistlab (refuser.onnx)
+    verdicts = refuser.judge(digits)                  # digits: (N, 28, 28) uint8 in MNIST's format
+    verdicts[0].is_digit, verdicts[0].reason          # False, "looks like a letter, not a digit"
+
+Any digit classifier names a digit for every picture, and thresholding its top probability refuses only
+part of the letters, symbols and scribbles people draw. The refuser is trained for the question itself:
+MNIST's training digits (some drawn thicker, stretched or binarised, like other writers' scans) against
+generated pictures that are not one digit (negatives.py: letters, symbols, scribbles, hatching, stains,
+ticks, several digits). It sees the same 28 x 28 image the classifier sees, and it is one
+onnxruntime call for a whole batch (no TensorFlow at prediction time).
+
+Its threshold on the digit probability is chosen on held-out MNIST training digits so that 0.5% of them
+are refused (refuser.json records it with the figures measured when the network was trained);
+`threshold` trades refusals of digits against acceptance of non-digits. The network is rebuilt, from
+the code in this module alone, by `benchmarks/train_refuser.py OUT_FOLDER`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from mnistlab.errors import MnistlabError, setting
+
+CLASSES = ("digit", "letter", "symbol", "scribble", "blob", "several", "tick")
+KIND_CLASS = {"hatching": "scribble", "zigzag": "scribble", "spiral": "scribble"}  # grouped kinds
+REASONS = {
+    "letter": "looks like a letter, not a digit",
+    "symbol": "looks like a symbol, not a digit",
+    "scribble": "looks like a scribble, not a digit",
+    "blob": "looks like a stain or a filled shape, not a digit",
+    "several": "holds several digits, not one (read numbers with `mnistlab read`)",
+    "tick": "looks like a tick or a cross, not a digit",
+}
+NO_INK = "no ink stands out from the background"
+MODEL_FILE, INFO_FILE = "refuser.onnx", "refuser.json"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    digit_probability: float  # how sure the refuser is that the picture holds one digit
+    reason: str | None  # None: a digit; else what it looks like instead
+
+    @property
+    def is_digit(self) -> bool:
+        return self.reason is None
+
+
+class Refuser:
+    def __init__(self, onnx_bytes: bytes, info: dict):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # a few 28 x 28 pictures: threads would only contend
+        self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        self.info = info
+        self.threshold = float(info["threshold"])
+
+    def probabilities(self, digits: np.ndarray) -> np.ndarray:
+        """(N, 28, 28[, 1]) uint8 -> (N, len(CLASSES)) float32 probabilities of each kind."""
+        pixels = np.asarray(digits, dtype=np.float32).reshape(-1, 28, 28, 1) / np.float32(255)
+        if len(pixels) == 0:
+            return np.zeros((0, len(CLASSES)), np.float32)
+        name = self.session.get_inputs()[0].name
+        return np.asarray(self.session.run(None, {name: pixels})[0], dtype=np.float32)
+
+    def judge(self, digits: np.ndarray, threshold: float | None = None) -> list[Verdict]:
+        """One Verdict per picture: a digit when its digit probability reaches the threshold."""
+        threshold = self.threshold if threshold is None else check_threshold(threshold)
+        verdicts = []
+        for row in self.probabilities(digits):
+            digit = float(row[0])
+            reason = None if digit >= threshold else REASONS[CLASSES[1 + int(np.argmax(row[1:]))]]
+            verdicts.append(Verdict(digit, reason))
+        return verdicts
+
+
+def check_threshold(threshold: float) -> float:
+    if not 0 <= threshold <= 1:
+        raise MnistlabError(f"{setting('threshold')} is a probability between 0 and 1, not {threshold}")
+    return float(threshold)
+
+
+@functools.cache
+def load_refuser(folder: str | None = None) -> Refuser:
+    """The refuser shipped with mnistlab, or the one in `folder` (made by this module's trainer)."""
+    if folder is None:
+        files = resources.files("mnistlab.recognition")
+        onnx_bytes, info = (files / MODEL_FILE).read_bytes(), json.loads((files / INFO_FILE).read_text())
+    else:
+        onnx_bytes = (Path(folder) / MODEL_FILE).read_bytes()
+        info = json.loads((Path(folder) / INFO_FILE).read_text())
+    return Refuser(onnx_bytes, info)
+
+
+# -- training (TensorFlow needed; run once, its result is shipped) -----------------------------------
+
+
+def _like_other_writers(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Some training digits drawn thicker, stretched to fill their box, or binarised, then re-prepared."""
+    from scipy import ndimage
+
+    from mnistlab.recognition.preprocess import centre_by_mass, fit_box
+
+    out = []
+    for digit in digits.astype(np.float32) / 255:
+        picture = ndimage.zoom(digit, 3, order=1)
+        if rng.random() < 0.5:
+            picture = ndimage.grey_dilation(picture, size=(int(rng.integers(2, 6)),) * 2)
+        if rng.random() < 0.5:
+            picture = (picture > rng.uniform(0.2, 0.6)).astype(np.float32)
+        rows, columns = np.flatnonzero(picture.max(1) > 0.05), np.flatnonzero(picture.max(0) > 0.05)
+        crop = picture[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+        if rng.random() < 0.5:  # stretched to fill a box of another shape
+            crop = ndimage.zoom(crop, (1, rng.uniform(1.2, 2.5)), order=1)
+        out.append(np.round(centre_by_mass(fit_box(np.clip(crop, 0, None))) * 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def _examples(digits: np.ndarray, negatives_per_digit: float, seed: int, **negative_options):
+    from mnistlab.recognition.negatives import not_digits
+
+    rng = np.random.default_rng(seed)
+    changed = rng.random(len(digits)) < 0.3
+    digits = digits.copy()
+    digits[changed] = _like_other_writers(digits[changed], rng)
+    count = int(len(digits) * negatives_per_digit)
+    others, kinds = not_digits(count, seed=seed, digits=digits, **negative_options)
+    # The same redrawing for some negatives, so that a thick, binarised or stretched stroke is no sign of
+    # a digit: without it, letters photographed and prepared again passed as digits 3x as often.
+    changed = rng.random(len(others)) < 0.3
+    others[changed] = _like_other_writers(others[changed], rng)
+    images = np.concatenate([digits, others])
+    labels = np.concatenate(
+        [np.zeros(len(digits), int), [CLASSES.index(KIND_CLASS.get(k, k)) for k in kinds]]
+    )
+    return images, labels
+
+
+def build_network():
+    import keras
+
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(16, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dropout(0.3),
+            layers.Dense(len(CLASSES), activation="softmax"),
+        ],
+        name="refuser",
+    )
+
+
+def _photographed(pictures: np.ndarray, photograph, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-format pictures photographed (photograph(picture, rng) -> encoded bytes) and prepared again
+    by preprocess(), as a user's photo of them would be -> (prepared pictures, which of the given ones
+    they are): pictures preprocess finds empty are dropped."""
+    from mnistlab.recognition.images import NoDigitError
+    from mnistlab.recognition.preprocess import preprocess
+
+    rng = np.random.default_rng(seed)
+    prepared, kept = [], []
+    for index, picture in enumerate(pictures):
+        try:
+            prepared.append(preprocess(photograph(picture, rng)))
+            kept.append(index)
+        except NoDigitError:
+            continue
+    return np.stack(prepared), np.array(kept, dtype=int)
+
+
+def train(
+    out: Path,
+    data_dir=None,
+    seed: int = 0,
+    epochs: int = 8,
+    refused_digits: float = 0.005,
+    photograph=None,
+    photographed: int = 1500,
+) -> dict:
+    """Train the refuser on MNIST train[:50000] + generated negatives; choose its threshold on
+    train[50000:] so that `refused_digits` of those digits are refused; write refuser.onnx/.json.
+
+    photograph(picture, rng) -> encoded image bytes, if given, renders `photographed` digits and as many
+    negatives as photos, which preprocess() prepares again: the refuser then also learns what photos of
+    both look like after preprocessing, and the threshold is chosen on photographed held-out digits.
+    """
+    import keras
+
+    from mnistlab.data.load import load
+    from mnistlab.files import atomic_write_bytes, atomic_write_json
+    from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS
+    from mnistlab.recognition.onnx_conversion import keras_to_onnx
+
+    keras.utils.set_random_seed(seed)
+    digits = load("mnist", split="train", data_dir=data_dir)["image"][..., 0]
+    images, labels = _examples(digits[:50000], 1.0, seed)
+    held_digits = digits[50000:]
+    if photograph is not None:
+        positives, _ = _photographed(digits[:photographed], photograph, seed)
+        rows = np.flatnonzero(labels > 0)[:photographed]
+        negatives, kept = _photographed(images[rows], photograph, seed + 1)
+        images = np.concatenate([images, positives, negatives])
+        labels = np.concatenate([labels, np.zeros(len(positives), int), labels[rows][kept]])
+        held_digits, _ = _photographed(held_digits[:photographed], photograph, seed + 2)
+    model = build_network()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    order = np.random.default_rng(seed).permutation(len(labels))
+    pixels = images[order, ..., None] / np.float32(255)
+    model.fit(pixels, labels[order], batch_size=128, epochs=epochs, verbose=2)
+
+    onnx_bytes = keras_to_onnx(model)
+    refuser = Refuser(onnx_bytes, {"threshold": 0.5})
+    threshold = float(np.quantile(refuser.probabilities(held_digits)[:, 0], refused_digits))
+    refuser.threshold = threshold
+    figures = {
+        "digits refused (train[50000:], as photos)" if photograph else "digits refused (train[50000:])": (
+            _refused(refuser, held_digits)
+        ),
+        "digits refused (train[50000:])": _refused(refuser, digits[50000:]),
+    }
+    unseen = not_digits_for_check(seed + 1, digits[50000:])
+    for name, (pictures, _) in unseen.items():
+        figures[f"refused: {name}"] = _refused(refuser, pictures)
+    info = {
+        "threshold": threshold,
+        "classes": list(CLASSES),
+        "trained_on": "MNIST train[:50000] (30% redrawn like other writers) + as many generated non-digits"
+        + (f"; {photographed} of each also photographed and prepared again" if photograph else ""),
+        "seed": seed,
+        "epochs": epochs,
+        "measured": figures,
+        "held_out_fonts": list(HELD_OUT_FONTS),
+        "held_out_kinds": list(HELD_OUT_KINDS),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / MODEL_FILE, onnx_bytes)
+    atomic_write_json(out / INFO_FILE, info)
+    return info
+
+
+def not_digits_for_check(seed: int, digits: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Non-digits the refuser was never trained on: held-out fonts, held-out shapes, and fresh draws."""
+    from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS, TRAINING_KINDS, not_digits
+
+    return {
+        "letters and symbols in held-out fonts": not_digits(
+            1000, seed, kinds=("letter", "symbol"), fonts=HELD_OUT_FONTS
+        ),
+        "shapes never trained on (zigzag, spiral)": not_digits(1000, seed, kinds=HELD_OUT_KINDS),
+        "fresh draws of the training kinds": not_digits(1000, seed, kinds=TRAINING_KINDS, digits=digits),
+    }
+
+
+def _refused(refuser: Refuser, pictures: np.ndarray) -> float:
+    return round(float(np.mean([not verdict.is_digit for verdict in refuser.judge(pictures)])), 4)

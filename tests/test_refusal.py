@@ -1,0 +1,111 @@
+"""Refusing what is not one digit: the shipped refuser on pictures it never trained on, and the answers
+that predict, the CLI and the server give (label null with a reason, never an error)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+import mnistlab
+from mnistlab.errors import MnistlabError
+from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS, not_digits
+from mnistlab.recognition.refuser import REASONS, load_refuser
+from mnistlab.recognition.server import create_app
+
+
+@pytest.fixture(scope="module")
+def model_path(fastcnn_run):
+    return fastcnn_run
+
+
+@pytest.fixture(scope="module")
+def client(model_path):
+    with TestClient(create_app(model_path)) as test_client:
+        yield test_client
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def mnist_test_digits(mnist_dir):
+    data = mnistlab.load("mnist", split="test[:2000]", data_dir=mnist_dir)
+    return data["image"][..., 0], data["label"]
+
+
+def _refused(pictures: np.ndarray) -> float:
+    return float(np.mean([not verdict.is_digit for verdict in load_refuser().judge(pictures)]))
+
+
+def test_real_digits_pass_and_unseen_non_digits_are_refused(mnist_test_digits):
+    digits, _ = mnist_test_digits
+    assert _refused(digits) <= 0.015  # MNIST test digits: the refuser never saw them
+    letters, _ = not_digits(300, seed=123, kinds=("letter", "symbol"), fonts=HELD_OUT_FONTS)
+    assert _refused(letters) >= 0.85  # glyphs of fonts it never trained on
+    shapes, _ = not_digits(200, seed=124, kinds=HELD_OUT_KINDS)
+    assert _refused(shapes) >= 0.85  # pen paths it never trained on
+
+
+def _picture(digit_like: np.ndarray, side: int = 160) -> bytes:
+    """A 28x28 MNIST-format image drawn as dark ink on light paper at `side` px, as PNG bytes."""
+    image = Image.fromarray(255 - digit_like).resize((side, side), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_predict_refuses_with_a_reason_and_reads_digits(model_path, mnist_test_digits, tmp_path):
+    digits, labels = mnist_test_digits
+    letters, _ = not_digits(20, seed=7, kinds=("letter",), fonts=HELD_OUT_FONTS)
+    files = []
+    for index, picture in enumerate([digits[0], letters[0], digits[1], letters[1]]):
+        path = tmp_path / f"{index}.png"
+        path.write_bytes(_picture(picture))
+        files.append(path)
+    results = mnistlab.predict(model_path, files)
+    assert [r["label"] for r in results[::2]] == labels[:2].tolist()
+    for refused in results[1::2]:
+        assert refused["label"] is None and refused["probability"] is None
+        assert refused["reason"] in REASONS.values() and refused["digit_probability"] < 0.5
+    everything = mnistlab.predict(model_path, files, threshold=0.0)  # the lever: accept all
+    assert all(r["label"] is not None for r in everything)
+    with pytest.raises(MnistlabError, match="threshold"):
+        mnistlab.predict(model_path, files, threshold=1.5)
+
+
+def test_the_cli_prints_refusals_as_answers(model_path, tmp_path):
+    scribbles, _ = not_digits(1, seed=3, kinds=("scribble",))
+    path = tmp_path / "scribble.png"
+    path.write_bytes(_picture(scribbles[0]))
+    blank = tmp_path / "blank.png"
+    Image.new("L", (90, 90), 235).save(blank)
+    result = run_cli("predict", str(model_path), str(path), str(blank), "--json")
+    assert result.returncode == 0, result.stderr
+    answers = json.loads(result.stdout)
+    assert [a["label"] for a in answers] == [None, None]
+    assert answers[1]["reason"] == "no ink stands out from the background"
+    text = run_cli("predict", str(model_path), str(path))
+    assert text.returncode == 0 and f"{path}: refused, " in text.stdout
+
+
+def test_the_server_answers_200_with_label_null(client):
+    hatching, _ = not_digits(2, seed=5, kinds=("hatching",))
+    response = client.post("/predict", files={"file": ("h.png", _picture(hatching[0]), "image/png")})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["label"] is None and answer["reason"] in REASONS.values()
+    batch = client.post(
+        "/predict/batch", json={"pixels": [hatching[1].tolist(), np.zeros((28, 28)).tolist()]}
+    )
+    assert batch.status_code == 200
+    assert [a["label"] for a in batch.json()["results"]] == [None, None]
