@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export MNISTLAB_DATA_DIR ?= $(if $(wildcard ../shared/datasets/mnist),$(abspath ../shared/datasets),)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test test-accuracy lint format bench browser clean
+.PHONY: setup demo test test-quick test-accuracy lint format bench browser clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -m "not accuracy"
+
+# The edit-test loop (under a minute): unit and data tests only. It leaves out everything marked slow
+# (training runs, `mnistlab` in subprocesses, tests needing a trained model: see tests/conftest.py), the
+# chromium tests and the accuracy runs; `make test` runs them all.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not accuracy and not slow and not browser"
 
 # Every zoo model at its default settings on full MNIST (slow: tens of minutes).
 test-accuracy: $(STAMP)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,42 +31,53 @@ def mnist_dir() -> Path:
     return Path(root)
 
 
-def build_once(folder: Path, build: Callable[[Path], object]) -> Path:
-    """folder, made by build(folder) once per session; under pytest-xdist one worker builds, the others wait.
+# Modules whose tests train models or run `mnistlab` in subprocesses throughout: `slow` as a whole, so
+# `make test-quick` leaves them out. Tests elsewhere that do so carry @pytest.mark.slow themselves, and
+# every test that needs one of the trained models below (SLOW_FIXTURES) is slow too.
+SLOW_MODULES = {
+    "test_accuracy.py",
+    "test_backend.py",
+    "test_bench.py",
+    "test_calibration.py",
+    "test_data_cli.py",
+    "test_data_verify.py",
+    "test_evaluation_cli.py",
+    "test_export.py",
+    "test_predict.py",
+    "test_recipes.py",
+    "test_refusal.py",
+    "test_report.py",
+    "test_report_training.py",
+    "test_resume.py",
+    "test_run_safety.py",
+    "test_server.py",
+    "test_server_http.py",
+    "test_train_cli.py",
+    "test_untrusted_models.py",
+}
+SLOW_FIXTURES = {"fastcnn_run", "keras_run", "forest_file", "trained_run", "model_path"}
 
-    What it builds is shared, so it is read-only for its users: a test that changes it works on a copy
-    (shutil.copytree). A build that failed part-way is removed and redone by the next user.
-    """
-    done = folder.with_name(f"{folder.name}.done")
-    with open(folder.with_name(f"{folder.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            build(folder)
-            done.touch()
-    return folder
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        if item.path.name in SLOW_MODULES or needs & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
-def shared_tmp(tmp_path_factory) -> Path:
-    """The session's temporary folder that every xdist worker sees (each worker's own lies below it)."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
-@pytest.fixture(scope="session")
-def fastcnn_run(mnist_dir, shared_tmp) -> Path:
+def fastcnn_run(mnist_dir, tmp_path_factory) -> Path:
     """A run directory of the fastcnn recipe, one epoch on all of MNIST through `mnistlab.train` (>= 99%).
 
     Trained once per session (about 30 s on 2 cores) for every test that needs a real, accurate model:
-    accuracy, prediction, serving, the drawing page and export. Read-only (see build_once).
+    accuracy, prediction, serving, refusal, the drawing page and export. It is shared, so it is read-only
+    for its users: a test that changes it works on a copy (shutil.copytree).
     """
     import mnistlab
 
-    def train(folder: Path) -> None:
-        mnistlab.train("fastcnn", epochs=1, seed=0, data_dir=str(mnist_dir), out=str(folder), progress=False)
-
-    return build_once(shared_tmp / "fastcnn-run", train)
+    folder = tmp_path_factory.getbasetemp() / "fastcnn-run"
+    mnistlab.train("fastcnn", epochs=1, seed=0, data_dir=str(mnist_dir), out=str(folder), progress=False)
+    return folder
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 from recognition_support import running_server
 
@@ -94,4 +95,83 @@ def test_clear_resets_the_answer(page):
     answer_after_drawing(page, ONE)
     page.click("#clear")
     assert page.text_content("#label") == "?"
+    assert page.locator(".bar.best").count() == 0
+
+
+# A number on the wide pad (720 x 240 px in number mode): a 1, then a 7 beside it, then a 4.
+NUMBER = [
+    [(110, 40), (100, 200)],
+    [(190, 50), (300, 50), (230, 200)],
+    [(420, 40), (380, 140), (480, 140)],
+    [(455, 70), (450, 210)],
+]
+# Hatching over the whole square pad: ink, but no digit.
+HATCHING = [[(30 + 40 * k, 250), (70 + 40 * k, 30)] for k in range(6)] + [[(30, 140), (250, 150)]]
+
+
+def test_number_mode_reads_the_digits_and_boxes_them(page):
+    page.click("#mode-number")
+    try:
+        assert page.text_content("#title") == "Write a number"
+        assert page.eval_on_selector("#pad", "pad => [pad.width, pad.height]") == [720, 240]
+        draw(page, NUMBER)
+        page.wait_for_function("document.querySelectorAll('#digits .read-digit').length === 3", timeout=20000)
+        page.wait_for_timeout(500)  # let a request still in flight land
+        assert page.text_content("#label") == "174"
+        read = page.eval_on_selector_all("#digits .read-digit", "items => items.map(i => i.dataset.digit)")
+        assert read == ["1", "7", "4"]
+        # the boxes are drawn on the overlay: green pixels where the pad has none
+        green = page.eval_on_selector(
+            "#overlay",
+            """canvas => {
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let count = 0;
+                for (let i = 0; i < data.length; i += 4) count += data[i + 3] > 0 && data[i + 1] > data[i];
+                return count;
+            }""",
+        )
+        assert green > 300
+        page.click("#clear")
+        assert page.locator("#digits .read-digit").count() == 0 and page.text_content("#label") == "?"
+    finally:
+        page.click("#mode-digit")
+    assert page.eval_on_selector("#pad", "pad => [pad.width, pad.height]") == [280, 280]
+
+
+def test_an_uploaded_number_is_shown_on_the_pad_with_what_was_read(page, mnist_dir, tmp_path):
+    from recognition_support import load_benchmark_module, mnist_split
+
+    images, labels = mnist_split(mnist_dir, "t10k")
+    bench = load_benchmark_module("bench_read")
+    digits = [images[np.flatnonzero(labels == d)[0]] for d in (2, 0, 2, 6)]
+    photo = tmp_path / "year.png"
+    photo.write_bytes(bench.render(bench.compose(digits, height=60), np.random.default_rng(0)))
+    page.click("#mode-number")
+    try:
+        page.set_input_files("#upload", str(photo))
+        page.wait_for_function("document.querySelectorAll('#digits .read-digit').length > 0", timeout=20000)
+        assert page.text_content("#label") == "2026"
+        # the photo is drawn on the pad, so the boxes have something under them
+        inked = page.eval_on_selector(
+            "#pad",
+            """canvas => {
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let count = 0;
+                for (let i = 0; i < data.length; i += 4) count += data[i + 3] > 0 && data[i] < 128;
+                return count;
+            }""",
+        )
+        assert inked > 500
+    finally:
+        page.click("#mode-digit")
+
+
+def test_hatching_is_refused_with_its_reason(page):
+    page.click("#clear")
+    draw(page, HATCHING)
+    refused = "document.querySelector('#status').textContent.startsWith('Not read')"
+    page.wait_for_function(refused, timeout=15000)
+    page.wait_for_timeout(500)
+    assert page.text_content("#label") == "?"
+    assert "not a digit" in page.text_content("#status")
     assert page.locator(".bar.best").count() == 0

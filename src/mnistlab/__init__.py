@@ -12,8 +12,13 @@ Heavy libraries (Keras, TensorFlow) load on first use, so `import mnistlab` and 
 import importlib
 import os
 
+from mnistlab.training.allocator import tune_malloc
+
 # TensorFlow's C++ start-up chatter says nothing a user can act on.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Every Keras and TensorFlow import of mnistlab comes after this one: glibc keeps freed tensors for reuse
+# instead of unmapping them after every training step (1.7-2x faster training on AVX2 CPUs; allocator.py).
+tune_malloc()
 
 __version__ = "0.1.0"
 
@@ -29,6 +34,7 @@ _PUBLIC = {
     "load_classifier": "mnistlab.classifier:load_classifier",
     "evaluate": "mnistlab.evaluation.evaluation:evaluate",
     "predict": "mnistlab.recognition.predict:predict",
+    "read": "mnistlab.recognition.read:read",
     "preprocess": "mnistlab.recognition.preprocess:preprocess",
     "MnistlabError": "mnistlab.errors:MnistlabError",
 }

@@ -9,7 +9,7 @@ runs/2026-11-23-mlp/
     metrics.json    test_accuracy, test_loss, train_seconds, epochs, ...: marks the training complete
     calibration.json  the temperature scaling the model's probabilities, fitted on validation examples
     report.html     the evaluation report, written after metrics.json (a resume writes it if missing)
-    model.onnx, saved_model/   `mnistlab export` copies of the model
+    model.onnx, saved_model/   `mnistlab export` copies of the model (predict makes model.onnx on first use)
     .lock           held (flock) by the process writing the run, so two processes never share one
 """
 

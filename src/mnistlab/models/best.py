@@ -86,6 +86,7 @@ register(
         build=build,
         kind="keras",
         expected_accuracy=0.9965,  # 99.65 +- 0.04% over seeds 0-19 (benchmarks/RESULTS.md)
+        params=142_506,
         defaults=DEFAULTS,
     )
 )

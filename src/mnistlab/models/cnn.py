@@ -34,6 +34,7 @@ register(
         description="CNN: Conv2D(32, 3x3) -> MaxPool(2) -> Dense(128) -> Dense(10)",
         build=build,
         expected_accuracy=0.9863,  # measured by `make test-accuracy` (seed 0)
+        params=693_962,
         defaults={"epochs": 10, "batch_size": 128, "lr": 1e-3, "optimizer": "adam"},
     )
 )

@@ -28,6 +28,7 @@ register(
         description="Deep MLP: Flatten -> 5 x Dense(256, relu) -> Dense(10)",
         build=build,
         expected_accuracy=0.9800,  # measured by `make test-accuracy` (seed 0)
+        params=466_698,
         defaults={"epochs": 10, "batch_size": 128, "lr": 1e-3, "optimizer": "adam"},
     )
 )

@@ -53,6 +53,7 @@ register(
         build=build,
         kind="keras",
         expected_accuracy=0.991,  # 99.11 ± 0.06% over seeds 0-2 (benchmarks/RESULTS.md)
+        params=212_778,
         defaults={
             "epochs": 1,
             "batch_size": 256,

@@ -31,6 +31,7 @@ register(
         description="Logistic regression: Flatten -> Dense(10, softmax)",
         build=build,
         expected_accuracy=0.9278,  # measured by `make test-accuracy` (seed 0)
+        params=7_850,
         defaults={"epochs": 20, "batch_size": 128, "lr": 1e-3, "optimizer": "adam"},
     )
 )

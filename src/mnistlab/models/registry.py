@@ -41,6 +41,10 @@ class ModelSpec:
     kind: str = "keras"
     # Test accuracy to expect on full MNIST at the default settings (a fraction, e.g. 0.982).
     expected_accuracy: float | None = None
+    # Weights of the Keras model at its default architecture on (28, 28, 1) -> 10 classes, written here so
+    # that listing the zoo builds nothing (tests/test_models.py builds each model and compares);
+    # None for sklearn, whose size depends on the data.
+    params: int | None = None
     # Architecture settings a user may override, with their defaults (e.g. {"hidden": 128, "dropout": 0.2}):
     # build's keyword arguments after (input_shape, num_classes), read from its signature, so that each
     # default is written once, in build.
@@ -112,21 +116,15 @@ def get_model(name: str, input_shape=INPUT_SHAPE, num_classes: int = NUM_CLASSES
     return spec.build(input_shape, num_classes, **{**spec.architecture, **overrides})
 
 
-def count_parameters(spec: ModelSpec) -> int | None:
-    """Weights of a Keras model at its default architecture; None for sklearn (its size depends on data)."""
-    if spec.kind != "keras":
-        return None
-    return int(spec.build(INPUT_SHAPE, NUM_CLASSES, **spec.architecture).count_params())
-
-
 def describe_models() -> list[dict[str, Any]]:
-    """One plain dict per registered model: what `mnistlab models` lists."""
+    """One plain dict per registered model: what `mnistlab models` lists (nothing is built or imported
+    beyond the zoo's own modules: no Keras, no TensorFlow)."""
     return [
         {
             "name": spec.name,
             "kind": spec.kind,
             "description": spec.description,
-            "params": count_parameters(spec),
+            "params": spec.params,
             "expected_accuracy": spec.expected_accuracy,
             "architecture": dict(spec.architecture),
             "defaults": dict(spec.defaults),

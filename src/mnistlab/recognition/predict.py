@@ -6,7 +6,8 @@
                  #  "top_k": [{"label": 7, "probability": 0.98}, {"label": 1, ...}, ...]}
     results[1]   # {"file": "scan.png", "label": None, "reason": "looks like a letter, not a digit", ...}
 
-MODEL is a run directory, a .keras / .skops / .onnx file, or an already loaded Classifier. Inputs are
+MODEL is a run directory, a .keras / .skops / .onnx file, or an already loaded Classifier; a run directory
+is predicted from its ONNX copy, made on first use (onnx_copy.py: no TensorFlow import after). Inputs are
 file paths, encoded image bytes or pixel arrays; each is prepared like MNIST (see preprocess.py) and all
 are classified in one batch. A picture that does not hold one digit (blank paper, a letter, a symbol, a
 scribble, several digits) is refused: its label is None and `reason` says what it looks like instead
@@ -27,6 +28,7 @@ from PIL import Image, ImageDraw
 from mnistlab.errors import MnistlabError, setting
 from mnistlab.files import atomic_path
 from mnistlab.recognition.images import ImageError, NoDigitError, read_image
+from mnistlab.recognition.onnx_copy import predicting_classifier
 from mnistlab.recognition.preprocess import preprocess
 from mnistlab.recognition.refuser import NO_INK, check_threshold, load_refuser
 
@@ -99,9 +101,7 @@ def predict(
     if threshold is not None:
         check_threshold(threshold)
     sources = as_input_list(inputs)
-    from mnistlab.classifier import load_classifier
-
-    classifier = load_classifier(model)
+    classifier = predicting_classifier(model)  # a run directory: its ONNX copy, without TensorFlow
 
     results: list[dict] = []
     digits, prepared = [], []  # (28, 28) uint8 pictures and their positions in `results`

@@ -5,13 +5,20 @@
     digit = preprocess(canvas_pixels)          # numpy (H, W) or (H, W, 1|3|4) arrays too
 
 A model trained on MNIST expects MNIST's own normalisation, so the steps follow it:
-1. decode to grey in [0, 1] (alpha composited onto white) and bring the longer side to WORK_SIDE px;
+1. decode to grey in [0, 1] (alpha composited onto white), smooth away the blocks of a low-resolution
+   picture enlarged with nearest-neighbour pixels, and bring the longer side to WORK_SIDE px;
 2. find the ink's polarity and make the ink bright (MNIST is white on black);
 3. remove the background (uneven light, paper texture, noise) and stretch the ink to full contrast;
 4. crop to the ink's bounding box, ignoring specks;
-5. scale the longer side to 20 px, keeping the aspect ratio, with area-averaging anti-aliasing;
+5. bring a box much wider than any digit back to a digit's proportions (other writers' scans are often
+   stretched to fill their box), then scale the longer side to 20 px with area-averaging anti-aliasing;
 6. centre by centre of mass in a 28 x 28 field (MNIST's digits have their centre of mass at (14, 14)).
 A picture without visible ink raises NoDigitError rather than guessing.
+
+Tight crops of other writers' scans (binarised, blocky, the digit touching the picture's edge) are read
+as well as photos: the polarity and the paper's level come from the tone most of the edge has, not from
+an edge that is one tone throughout, and a digit that fills its picture keeps the parts that touch the
+edge (benchmarks/bench_other_writers.py, benchmarks/RESULTS.md "Other writers' tight scans").
 """
 
 from __future__ import annotations
@@ -34,19 +41,125 @@ EVEN_EDGE = 0.1  # a picture edge whose 10-90% spread is under this fraction of 
 EVEN_LIGHT = 0.25  # paper whose 5-95% spread is under this fraction of the ink contrast is evenly lit
 MIN_SPECK_FRACTION = 0.08  # ink blobs smaller than this fraction of the largest blob are specks
 MIN_PEAK = 0.5  # ... and so are blobs that never reach half the typical ink level
+# Other writers' scans: tight, binarised, blocky, stretched (benchmarks/bench_other_writers.py).
+FLAT_PAPER, FLAT_SHARE = 0.02, 0.1  # flat paper: 10% of the pixels within 2% of the range (+ noise) of it;
+EDGE_FLAT, PAPER_FLAT = 0.8, 0.6  # with noise, 80% of the edge's paper and 60% of all of it
+FILLS = 0.75  # a digit spanning 75% of the picture's height or width fills it: its parts touch the edge
+BLOCK_STEP = 0.2  # neighbours differing by 20% of the grey range are on two sides of a block boundary
+MIN_BLOCK, MIN_CELLS = 2.0, 4  # blocks are at least 2 px, and a blocky picture at least 4 cells across
+# A tight crop's strokes cross two opposite sides: ink at half the contrast over at least 3% of each (a
+# photo's shadow or vignette is fainter at its edge, and a speck narrower).
+EDGE_INK, EDGE_STROKE = 0.5, 0.03
+MARGIN = 0.25  # a tight crop gets a margin of paper this fraction of its longer side (MNIST: 4 px per 20)
+MAX_WIDTH_RATIO = 1.25  # MNIST's ink boxes: width / height 1.11 at the 95th percentile, 1.43 at the 99th
 
 
 def preprocess(source, name: str | None = None) -> np.ndarray:
     """A file path, image bytes or pixel array -> (28, 28) uint8 MNIST-format digit."""
     label = describe(source, name)
-    grey = to_working_size(read_image(source, name=label))
+    decoded = read_image(source, name=label)
+    grey = to_working_size(add_margin(unblock(decoded), clean_paper(decoded)))
     ink = ink_bright(grey)
     strokes = remove_background(ink, label)
     strokes = drop_specks(strokes)
     top, bottom, left, right = ink_box(strokes)
-    digit = fit_box(strokes[top:bottom, left:right], DIGIT_BOX)
+    digit = fit_box(digit_proportions(strokes[top:bottom, left:right]), DIGIT_BOX)
     field = centre_by_mass(digit, FIELD)
     return np.round(field * 255).astype(np.uint8)
+
+
+def block_size(grey: np.ndarray, axis: int) -> float:
+    """The size (px) of the blocks along `axis` of a picture enlarged with nearest-neighbour pixels; 1.0
+    when the picture is not blocky.
+
+    Enlarging n pixels to L with nearest neighbours puts every change of grey level on a grid line
+    k * L / n (rounded: PIL samples pixel centres; np.repeat and floor-based scalers round up). The
+    smallest n whose grid holds every position where neighbours differ clearly, and that has changes on
+    at least a third of its lines, gives the block size L / n. A photo changes almost everywhere.
+    """
+    length = grey.shape[axis]
+    darkest, brightest = np.percentile(coarse(grey), [1, 99])
+    jumps = np.abs(np.diff(grey, axis=axis)) > BLOCK_STEP * max(float(brightest - darkest), 1e-6)
+    boundaries = np.flatnonzero(jumps.any(axis=1 - axis)) + 1  # x: pixel x differs from pixel x - 1
+    for cells in range(max(MIN_CELLS, boundaries.size + 1), int(length / MIN_BLOCK) + 1):
+        if boundaries.size < (cells - 1) / 3:
+            break  # too few changes to tell a grid of this many cells, and of any finer one
+        lines = np.arange(1, cells) * (length / cells)
+        if np.isin(boundaries, np.union1d(np.floor(lines + 0.5), np.ceil(lines - 1e-6))).all():
+            return length / cells
+    return 1.0
+
+
+def unblock(grey: np.ndarray) -> np.ndarray:
+    """A picture enlarged with nearest-neighbour pixels (a low-resolution scan, pixel art) -> the same,
+    smoothed across its blocks so that its strokes have the soft edges of a pen; others unchanged.
+
+    Without it, the blocks of an 8 x 8 scan survive as steps in the 20 px digit box.
+    """
+    blocks = [block_size(grey, axis) for axis in (0, 1)]
+    if max(blocks) < MIN_BLOCK:
+        return grey
+    # A running mean one block wide turns nearest-neighbour pixels into linear interpolation between the
+    # blocks' centres, which keeps their levels there (a Gaussian as wide thins one-block strokes).
+    size = [max(1, round(block)) for block in blocks]
+    return ndimage.uniform_filter(grey.astype(np.float32), size, mode="nearest")
+
+
+def clean_paper(grey: np.ndarray) -> float | None:
+    """The paper's grey level when the picture is a tight crop of a scan on flat paper, else None.
+
+    Judged on the picture as decoded, before unblock() and to_working_size() blur it. The strokes of a
+    tight crop touch its edge, so the edge is not one tone; the paper is the side of Otsu's split that
+    most of the edge is on. That majority can mislead on photos (a vignetted corner may be darker than
+    pencil), so the paper must also be flat, as a photo's is not: noiseless (a digital or binarised
+    picture) with FLAT_SHARE of its pixels at the paper's level, or, with noise, EDGE_FLAT of the edge's
+    paper and PAPER_FLAT of all the paper at that level (within FLAT_PAPER of the grey range plus
+    3 noise deviations). And the crop must be tight: strokes (ink at EDGE_INK of the range) cross two
+    opposite sides of the picture, over EDGE_STROKE of each.
+    """
+    sample = coarse(grey)
+    floor, top = np.percentile(sample, [1, 99])
+    spread = float(top - floor)
+    if spread < MIN_CONTRAST:
+        return None
+    split = otsu_threshold(sample)
+    light_paper = np.mean(picture_edge(grey) > split) > 0.5
+    bright, split = (1.0 - grey, 1.0 - split) if light_paper else (grey, split)
+    steps = np.diff(coarse(bright), axis=int(bright.shape[1] > 1)).ravel()
+    noise = 1.4826 * float(np.median(np.abs(steps))) / np.sqrt(2) if steps.size else 0.0
+    level = float(np.percentile(coarse(bright), 5))  # the paper is the darkest tenth, at least, of `bright`
+    paper = np.abs(bright - level) <= FLAT_PAPER * spread + 3 * noise
+    on_paper_side = bright <= split
+    edge_paper = picture_edge(paper)[picture_edge(on_paper_side)]
+    if noise > 0:
+        flat = (
+            edge_paper.size > 0
+            and edge_paper.mean() >= EDGE_FLAT
+            and paper[on_paper_side].mean() >= PAPER_FLAT
+        )
+    else:
+        flat = paper.mean() >= FLAT_SHARE
+    if not flat:
+        return None
+    ink = bright > level + EDGE_INK * spread
+    shares = [ink[0].mean(), ink[-1].mean(), ink[:, 0].mean(), ink[:, -1].mean()]  # top, bottom, left, right
+    crossed = [share >= EDGE_STROKE for share in shares]
+    spans = (crossed[0] and crossed[1]) or (crossed[2] and crossed[3])
+    return float(np.median(grey[paper])) if spans else None
+
+
+def add_margin(grey: np.ndarray, paper: float | None) -> np.ndarray:
+    """A tight crop -> the same with a margin of `paper` (its paper's grey level) around it, MARGIN of its
+    longer side wide; unchanged when paper is None.
+
+    Every later step expects what MNIST, a photo and a scan with margins have: paper around the digit,
+    and more paper than ink. A tight crop of a bold digit is often more ink than paper, and its edge is
+    where the strokes are.
+    """
+    if paper is None:
+        return grey
+    width = max(1, round(MARGIN * max(grey.shape)))
+    return np.pad(grey.astype(np.float32), width, constant_values=paper)
 
 
 def to_working_size(grey: np.ndarray) -> np.ndarray:
@@ -147,11 +260,11 @@ def picture_edge(grey: np.ndarray, width: int = 2) -> np.ndarray:
 def is_evenly_lit(smooth: np.ndarray) -> bool:
     """True when the background is one level: an even picture edge (a canvas, MNIST itself), or paper
     whose 5-95% spread is small next to the ink contrast (a scan, a well-lit photo)."""
-    darkest, brightest = np.percentile(coarse(smooth), [1, 99])
+    sample = coarse(smooth)
+    darkest, brightest = np.percentile(sample, [1, 99])
     edge_low, edge_high = np.percentile(picture_edge(smooth), [10, 90])
     if edge_high - edge_low < EVEN_EDGE * (brightest - darkest):
         return True
-    sample = coarse(smooth)
     split = otsu_threshold(sample)
     paper, ink = sample[sample <= split], sample[sample > split]
     if not (paper.size and ink.size):
@@ -228,7 +341,9 @@ def drop_specks(strokes: np.ndarray) -> np.ndarray:
 
     A blob is kept if it is at least MIN_SPECK_FRACTION of the largest, reaches MIN_PEAK of the ink
     level somewhere (grain barely clears zero) and does not touch the picture's edge (where leftover
-    vignetting and shadows collect; a digit is rarely cut by the frame).
+    vignetting and shadows collect; a digit is rarely cut by the frame), unless the largest blob fills
+    the picture (FILLS of its height or width): then the picture is a tight crop and the edge is where
+    the digit's other strokes are.
     """
     blobs, count = ndimage.label(strokes > 0, structure=np.ones((3, 3)))
     if count <= 1:
@@ -236,9 +351,14 @@ def drop_specks(strokes: np.ndarray) -> np.ndarray:
     labels = np.arange(1, count + 1)
     areas = np.bincount(blobs.ravel(), minlength=count + 1)[1:]
     peaks = ndimage.maximum(strokes, blobs, index=labels)
-    at_edge = np.isin(labels, picture_edge(blobs, width=1))
+    largest = int(np.argmax(areas))
+    rows, columns = ndimage.find_objects(blobs)[largest]
+    fills = rows.stop - rows.start >= FILLS * strokes.shape[0] or (
+        columns.stop - columns.start >= FILLS * strokes.shape[1]
+    )
+    at_edge = np.isin(labels, picture_edge(blobs, width=1)) & (not fills)
     keep = (areas >= MIN_SPECK_FRACTION * areas.max()) & (peaks >= MIN_PEAK) & ~at_edge
-    keep[np.argmax(areas)] = True
+    keep[largest] = True
     return np.where(np.isin(blobs, labels[keep]), strokes, 0).astype(np.float32)
 
 
@@ -249,6 +369,17 @@ def ink_box(strokes: np.ndarray) -> tuple[int, int, int, int]:
     if rows.size == 0:
         raise NoDigitError("no digit found: the picture holds no ink")
     return int(rows[0]), int(rows[-1]) + 1, int(columns[0]), int(columns[-1]) + 1
+
+
+def digit_proportions(digit: np.ndarray) -> np.ndarray:
+    """A box of ink much wider than any digit (a scan stretched to fill a wide box) -> narrowed to
+    MAX_WIDTH_RATIO times its height, by area averaging; other boxes unchanged."""
+    height, width = digit.shape
+    if width <= MAX_WIDTH_RATIO * height:
+        return digit
+    size = (max(1, round(MAX_WIDTH_RATIO * height)), height)
+    narrowed = Image.fromarray(digit.astype(np.float32)).resize(size, Image.Resampling.BOX)
+    return np.clip(np.asarray(narrowed, dtype=np.float32), 0, None)
 
 
 def fit_box(digit: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:

@@ -9,6 +9,8 @@
                          values 0..255}  ->  {"label": 7, "probabilities": [10 floats], "top_k": [...]}
     POST /predict/batch  multipart: any number of `files` and/or `pixels` fields (JSON arrays), or JSON
                          {"pixels": [picture, ...]}  ->  {"results": [one answer or {error, status} each]}
+    POST /read           a number written on one line, as for /predict  ->  {"text": "2026", "digits":
+                         [{"label", "probability", "box": [x0, y0, x1, y1] in the picture's pixels}]}
     GET  /health         model (its name, not its path), engine, classes
     GET  /docs           OpenAPI documentation; its scripts are served from here (no CDN)
 
@@ -45,6 +47,7 @@ from mnistlab.recognition.images import ImageError, ImageTooLargeError, NoDigitE
 from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
 from mnistlab.recognition.predict import answers, no_ink_answer
 from mnistlab.recognition.preprocess import preprocess
+from mnistlab.recognition.read import read_number
 from mnistlab.recognition.serving_engine import serving_classifier
 
 MAX_BATCH = 64  # pictures per /predict/batch request
@@ -79,6 +82,17 @@ class PictureError(BaseModel):
 
 class BatchAnswer(BaseModel):
     results: list[Prediction | PictureError] = Field(description="one per picture, in request order")
+
+
+class ReadDigit(BaseModel):
+    label: int
+    probability: float = Field(description="the label's probability")
+    box: list[int] = Field(description="[x0, y0, x1, y1] in the picture's pixels; x1, y1 exclusive")
+
+
+class ReadAnswer(BaseModel):
+    text: str = Field(description='the digits read, left to right; "" when the picture holds no ink')
+    digits: list[ReadDigit] = Field(description="one per digit, left to right")
 
 
 class Health(BaseModel):
@@ -381,6 +395,17 @@ def create_app(
         """Several pictures -> one answer each, in order (a picture that fails gets its own error)."""
         sources = await recognizer.read(request, batch=True)
         return {"results": await recognizer.run(recognizer.many, sources)}
+
+    @app.post(
+        "/read",
+        response_model=ReadAnswer,
+        responses=error_responses(400, 408, 413, 415, 422),
+        openapi_extra=request_body(PICTURE, ONE_FILE_FORM),
+    )
+    async def read(request: Request):
+        """A number written on one line (an uploaded image, or 28x28 pixels) -> its digits and their boxes."""
+        sources = await recognizer.read(request, batch=False)
+        return await recognizer.run(read_number, recognizer.classifier, sources[0], "upload")
 
     return app
 

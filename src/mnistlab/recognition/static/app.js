@@ -1,21 +1,48 @@
 // The drawing page: draw with mouse, pen or finger (pointer events), get live predictions.
-// The canvas is sent as a PNG with a transparent background, exactly like an uploaded drawing, to
-// POST /predict; the server prepares it like MNIST. At most one request is in flight: strokes made
-// meanwhile are sent as soon as the answer arrives.
+// Two modes: one digit (a square pad, POST /predict, probability bars) and a number (a wide pad,
+// POST /read, the digits read with their boxes drawn over the pad). The canvas is sent as a PNG with a
+// transparent background, exactly like an uploaded drawing; the server prepares it like MNIST. At most
+// one request is in flight: strokes made meanwhile are sent as soon as the answer arrives. An uploaded
+// photo is sent as it is, and drawn onto the pad so that what was read can be seen on it.
 "use strict";
 
-const STROKE_WIDTH = 20; // px on the 280 px pad: about MNIST's stroke width relative to a digit
+const MODES = {
+  digit: {
+    endpoint: "/predict",
+    width: 280,
+    height: 280,
+    stroke: 20, // px on the 280 px pad: about MNIST's stroke width relative to a digit
+    title: "Draw a digit",
+    hint: "Draw one digit, 0 to 9, with the mouse or a finger. The model answers as you draw.",
+    waiting: "Waiting for a digit.",
+  },
+  number: {
+    endpoint: "/read",
+    width: 720,
+    height: 240,
+    stroke: 14, // digits about 160 px tall on the 240 px pad
+    title: "Write a number",
+    hint: "Write a number on one line, digit after digit, with the mouse or a finger. Each digit read is boxed.",
+    waiting: "Waiting for a number.",
+  },
+};
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
+const overlay = document.getElementById("overlay");
+const marks = overlay.getContext("2d");
 const labelView = document.getElementById("label");
 const confidenceView = document.getElementById("confidence");
 const statusView = document.getElementById("status");
 const barsView = document.getElementById("bars");
+const digitsView = document.getElementById("digits");
 
+let mode = "digit";
 let drawing = false;
 let hasInk = false;
 let inFlight = false;
 let dirty = false; // the pad changed since the last request was sent
+// Where the picture that was read lies on the pad: the pad itself, or an uploaded photo scaled onto it.
+let view = { scale: 1, left: 0, top: 0 };
 
 function makeBars() {
   for (let digit = 0; digit < 10; digit++) {
@@ -30,10 +57,17 @@ function makeBars() {
 }
 
 function showAnswer(answer) {
-  labelView.textContent = String(answer.label);
-  confidenceView.textContent = `${(100 * answer.probabilities[answer.label]).toFixed(1)}%`;
-  statusView.textContent = "";
-  statusView.className = "";
+  if (mode === "number") {
+    showReading(answer);
+    return;
+  }
+  // A refusal (label null: not one digit it can read) shows its reason, and the bars still show the
+  // probabilities the model gave.
+  const refused = answer.label === null;
+  labelView.textContent = refused ? "?" : String(answer.label);
+  confidenceView.textContent = refused ? "" : `${(100 * answer.probabilities[answer.label]).toFixed(1)}%`;
+  statusView.textContent = refused ? `Not read: ${answer.reason}.` : "";
+  statusView.className = refused ? "refused" : "";
   barsView.querySelectorAll(".bar").forEach((bar) => {
     const digit = Number(bar.dataset.digit);
     const probability = answer.probabilities[digit] || 0;
@@ -41,6 +75,41 @@ function showAnswer(answer) {
     bar.querySelector(".value").textContent = `${(100 * probability).toFixed(1)}%`;
     bar.classList.toggle("best", digit === answer.label);
   });
+}
+
+function showReading(reading) {
+  labelView.textContent = reading.text || "?";
+  confidenceView.textContent = "";
+  statusView.textContent = reading.text ? "" : "No digits found.";
+  statusView.className = "";
+  digitsView.replaceChildren(
+    ...reading.digits.map((digit) => {
+      const item = document.createElement("li");
+      item.className = "read-digit";
+      item.dataset.digit = String(digit.label);
+      item.textContent = `${digit.label}  ${(100 * digit.probability).toFixed(1)}%`;
+      return item;
+    }),
+  );
+  drawBoxes(reading.digits);
+}
+
+function drawBoxes(digits) {
+  marks.clearRect(0, 0, overlay.width, overlay.height);
+  if (!view.scale) {
+    return;
+  }
+  marks.lineWidth = 2;
+  marks.strokeStyle = "#12a150";
+  marks.fillStyle = "#12a150";
+  marks.font = "bold 16px system-ui, sans-serif";
+  for (const digit of digits) {
+    const [x0, y0, x1, y1] = digit.box;
+    const left = view.left + x0 * view.scale;
+    const top = view.top + y0 * view.scale;
+    marks.strokeRect(left, top, (x1 - x0) * view.scale, (y1 - y0) * view.scale);
+    marks.fillText(String(digit.label), left + 2, Math.max(14, top - 4));
+  }
 }
 
 function showProblem(message) {
@@ -58,12 +127,14 @@ function resetAnswer(message) {
     bar.querySelector(".value").textContent = "0%";
     bar.classList.remove("best");
   });
+  digitsView.replaceChildren();
+  marks.clearRect(0, 0, overlay.width, overlay.height);
 }
 
 async function send(blob, name) {
   const form = new FormData();
   form.append("file", blob, name);
-  const response = await fetch("/predict", { method: "POST", body: form });
+  const response = await fetch(MODES[mode].endpoint, { method: "POST", body: form });
   const body = await response.json();
   if (!response.ok) {
     throw new Error(typeof body.detail === "string" ? body.detail : `error ${response.status}`);
@@ -77,9 +148,14 @@ function predictDrawing() {
   }
   inFlight = true;
   dirty = false;
+  const sentMode = mode;
   pad.toBlob(async (blob) => {
     try {
-      showAnswer(await send(blob, "drawing.png"));
+      const answer = await send(blob, "drawing.png");
+      if (sentMode === mode) {
+        view = { scale: 1, left: 0, top: 0 }; // the pad itself was read
+        showAnswer(answer);
+      }
     } catch (problem) {
       showProblem(problem.message);
     } finally {
@@ -132,29 +208,84 @@ function endStroke() {
 pad.addEventListener("pointerup", endStroke);
 pad.addEventListener("pointercancel", endStroke);
 
-document.getElementById("clear").addEventListener("click", () => {
+function clearPad() {
   ink.clearRect(0, 0, pad.width, pad.height);
   hasInk = false;
   dirty = false;
-  resetAnswer("Waiting for a digit.");
-});
+  view = { scale: 1, left: 0, top: 0 };
+  resetAnswer(MODES[mode].waiting);
+}
+
+function setPen() {
+  ink.lineWidth = MODES[mode].stroke;
+  ink.lineCap = "round";
+  ink.lineJoin = "round";
+  ink.strokeStyle = "#111";
+}
+
+function setMode(name) {
+  mode = name;
+  const settings = MODES[name];
+  // Resizing a canvas clears it and resets its pen.
+  pad.width = overlay.width = settings.width;
+  pad.height = overlay.height = settings.height;
+  setPen();
+  document.body.classList.toggle("number-mode", name === "number");
+  document.getElementById("mode-digit").setAttribute("aria-pressed", String(name === "digit"));
+  document.getElementById("mode-number").setAttribute("aria-pressed", String(name === "number"));
+  document.getElementById("title").textContent = settings.title;
+  document.getElementById("hint").textContent = settings.hint;
+  document.title = `mnistlab: ${settings.title.toLowerCase()}`;
+  clearPad();
+}
+
+// The uploaded picture, scaled to fit the pad and centred on a white sheet, with its place recorded so
+// that boxes in the picture's pixels can be drawn where they belong on the pad.
+async function drawPhoto(file) {
+  const url = URL.createObjectURL(file);
+  try {
+    const image = new Image();
+    image.src = url;
+    await image.decode();
+    const scale = Math.min(pad.width / image.naturalWidth, pad.height / image.naturalHeight);
+    const width = image.naturalWidth * scale;
+    const height = image.naturalHeight * scale;
+    view = { scale, left: (pad.width - width) / 2, top: (pad.height - height) / 2 };
+    ink.fillStyle = "#fff";
+    ink.fillRect(0, 0, pad.width, pad.height);
+    ink.drawImage(image, view.left, view.top, width, height);
+    return true;
+  } catch {
+    return false; // a format this browser cannot show: the server still reads it
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+document.getElementById("clear").addEventListener("click", clearPad);
+document.getElementById("mode-digit").addEventListener("click", () => setMode("digit"));
+document.getElementById("mode-number").addEventListener("click", () => setMode("number"));
 
 document.getElementById("upload").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   if (!file) {
     return;
   }
-  resetAnswer(`Reading ${file.name}...`);
+  clearPad();
+  statusView.textContent = `Reading ${file.name}...`;
+  const shown = await drawPhoto(file);
+  hasInk = false; // the photo is sent as it is, not the pad
   try {
-    showAnswer(await send(file, file.name));
+    const answer = await send(file, file.name);
+    if (!shown) {
+      view = { scale: 0, left: 0, top: 0 }; // nothing shown to draw boxes on
+    }
+    showAnswer(answer);
   } catch (problem) {
     showProblem(problem.message);
   }
   event.target.value = "";
 });
 
-ink.lineWidth = STROKE_WIDTH;
-ink.lineCap = "round";
-ink.lineJoin = "round";
-ink.strokeStyle = "#111";
+setPen();
 makeBars();

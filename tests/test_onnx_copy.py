@@ -1,0 +1,101 @@
+"""Predicting from a run directory runs its ONNX copy (recognition/onnx_copy.py): Keras answers, no TF."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from recognition_support import mnist_split
+
+import mnistlab
+from mnistlab.classifier import KerasClassifier, OnnxClassifier
+from mnistlab.recognition import onnx_copy
+from mnistlab.recognition.onnx_conversion import ExportError
+from mnistlab.recognition.onnx_copy import predicting_classifier
+from mnistlab.rundir import MODEL_KERAS, MODEL_ONNX, read_temperature
+
+
+@pytest.fixture(scope="module")
+def run_dir(fastcnn_run, tmp_path_factory):
+    """A copy of the shared fastcnn run (predicting writes model.onnx into it), without any ONNX copy yet."""
+    copy = tmp_path_factory.mktemp("onnx-copy") / "run"
+    shutil.copytree(fastcnn_run, copy)
+    (copy / MODEL_ONNX).unlink(missing_ok=True)
+    return copy
+
+
+def test_the_copy_predicts_what_keras_predicts_on_mnist_test(run_dir, mnist_dir):
+    classifier = predicting_classifier(run_dir)  # made here, on first use
+    assert isinstance(classifier, OnnxClassifier) and classifier.path == run_dir / MODEL_ONNX
+    assert classifier.temperature == read_temperature(run_dir) != 1.0  # the run's calibration applies
+    images, labels = mnist_split(mnist_dir, "t10k")
+    from_onnx = classifier.predict_proba(images)
+    from_keras = mnistlab.load_classifier(run_dir).predict_proba(images)  # model.keras, same temperature
+    assert np.array_equal(from_onnx.argmax(axis=1), from_keras.argmax(axis=1))  # all 10,000
+    assert np.abs(from_onnx - from_keras).max() <= 1e-4
+    assert (from_onnx.argmax(axis=1) == labels).mean() >= 0.985
+
+
+# `mnistlab predict RUN one.png --json` in a fresh process; it fails if TensorFlow or Keras was imported.
+PREDICTING = """
+import sys
+from mnistlab.cli import main
+try:
+    main(["predict", *sys.argv[1:], "--json"])
+except SystemExit as stop:
+    if stop.code:
+        raise
+heavy = sorted(name for name in ("tensorflow", "keras") if name in sys.modules)
+sys.exit(f"imported {heavy}" if heavy else 0)
+"""
+
+
+def test_predicting_from_a_run_imports_no_tensorflow(run_dir, mnist_dir, tmp_path):
+    predicting_classifier(run_dir)  # the copy exists (made by the test above when run in order)
+    images, labels = mnist_split(mnist_dir, "t10k")
+    picture = tmp_path / "one.png"
+    Image.fromarray(images[0]).save(picture)
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICTING, str(run_dir), str(picture)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    [answer] = json.loads(result.stdout)
+    assert answer["label"] == labels[0]
+
+
+def test_a_copy_older_than_the_model_is_made_again(run_dir):
+    predicting_classifier(run_dir)
+    copy, model = run_dir / MODEL_ONNX, run_dir / MODEL_KERAS
+    made = copy.stat().st_mtime_ns
+    os.utime(copy, ns=(made, model.stat().st_mtime_ns - 10**9))  # as if model.keras were rewritten since
+    assert onnx_copy.fresh_copy(run_dir) is None
+    assert isinstance(predicting_classifier(run_dir), OnnxClassifier)
+    assert onnx_copy.fresh_copy(run_dir) == copy
+
+
+def test_a_broken_copy_is_made_again(run_dir):
+    (run_dir / MODEL_ONNX).write_bytes(b"not an onnx graph")
+    classifier = predicting_classifier(run_dir)
+    assert isinstance(classifier, OnnxClassifier)
+    assert classifier.predict_proba(np.zeros((1, 28, 28), dtype=np.uint8)).shape == (1, 10)
+
+
+def test_a_model_the_converter_refuses_is_predicted_with_keras(run_dir, monkeypatch):
+    def refuse(model):
+        raise ExportError("no ONNX equivalent")
+
+    (run_dir / MODEL_ONNX).unlink(missing_ok=True)
+    monkeypatch.setattr(onnx_copy, "keras_to_onnx", refuse)
+    classifier = predicting_classifier(run_dir)
+    assert isinstance(classifier, KerasClassifier)
+    assert classifier.temperature == read_temperature(run_dir)
+    assert not (run_dir / MODEL_ONNX).exists()

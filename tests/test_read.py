@@ -1,0 +1,131 @@
+"""Reading whole numbers: mnistlab.read, `mnistlab read` and POST /read, with a real model on real MNIST.
+
+The numbers are written by benchmarks/bench_read.py's generator from MNIST *test* digits (never trained
+on): 2-7 digits on one line, touching or apart, of varying size and baseline, the line tilted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from recognition_support import load_benchmark_module, mnist_split
+
+import mnistlab
+from mnistlab.recognition.images import ImageError
+
+NUMBERS = 40
+
+
+@pytest.fixture(scope="module")
+def numbers(mnist_dir):
+    """NUMBERS numbers as (PNG bytes, true text, info with the owner of every pixel)."""
+    images, labels = mnist_split(mnist_dir, "t10k")
+    return load_benchmark_module("bench_read").number_set(images, labels, NUMBERS, seed=3)
+
+
+@pytest.fixture(scope="module")
+def readings(fastcnn_run, numbers):
+    return mnistlab.read(fastcnn_run, [data for data, _text, _info in numbers])
+
+
+def test_numbers_are_read_digit_by_digit_left_to_right(readings, numbers):
+    exact = [reading["text"] == text for reading, (_d, text, _i) in zip(readings, numbers, strict=True)]
+    assert np.mean(exact) >= 0.8  # bench_read.py measures it on 3 x 1000 numbers (RESULTS.md)
+    touching = [ok for ok, (_d, _t, info) in zip(exact, numbers, strict=True) if info["touching"]]
+    assert len(touching) >= 10 and np.mean(touching) >= 0.7  # touching digits are split
+    for reading in readings:
+        assert set(reading) == {"file", "text", "digits"}
+        assert reading["text"] == "".join(str(digit["label"]) for digit in reading["digits"])
+        for digit in reading["digits"]:
+            assert set(digit) == {"label", "probability", "box"} and 0 <= digit["probability"] <= 1
+        lefts = [digit["box"][0] for digit in reading["digits"]]
+        assert lefts == sorted(lefts)
+
+
+def test_boxes_hold_their_digits_in_the_pictures_pixels(readings, numbers):
+    checked = 0
+    for reading, (data, text, info) in zip(readings, numbers, strict=True):
+        if reading["text"] != text:
+            continue
+        owners = info["owners"]
+        width, height = Image.open(io.BytesIO(data)).size
+        assert owners.shape == (height, width)
+        for number, digit in enumerate(reading["digits"], start=1):
+            x0, y0, x1, y1 = digit["box"]
+            assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+            ink = owners == number
+            assert ink[y0:y1, x0:x1].sum() >= 0.9 * ink.sum()  # the digit's own ink is in its box
+            checked += 1
+    assert checked >= 60
+
+
+def test_a_digit_in_broken_strokes_is_read_as_one(fastcnn_run, mnist_dir):
+    """A 5 whose flag is lifted off its body and a 7 whose bar is lifted off its stem stay one digit."""
+    images, labels = mnist_split(mnist_dir, "t10k")
+    broken = []
+    for digit in (5, 7):
+        image = images[np.flatnonzero(labels == digit)[0]].copy()
+        rows = np.flatnonzero(image.any(axis=1))
+        below_top = rows[0] + (rows[-1] - rows[0]) // 4 + 1
+        image[below_top : below_top + 2] = 0  # a gap across the digit: two blobs, one over the other
+        big = Image.fromarray(255 - image).resize((112, 112), Image.Resampling.BICUBIC)
+        broken.append(np.asarray(big))
+    for reading in mnistlab.read(fastcnn_run, broken):
+        assert len(reading["digits"]) == 1, reading
+
+
+def test_blank_paper_reads_as_nothing_and_a_bad_file_names_itself(fastcnn_run, tmp_path):
+    blank = np.full((60, 200), 235, np.uint8)
+    assert mnistlab.read(fastcnn_run, [blank]) == [{"file": "input 0", "text": "", "digits": []}]
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    with pytest.raises(ImageError, match="notes.png"):
+        mnistlab.read(fastcnn_run, [bad])
+    collected = mnistlab.read(fastcnn_run, [bad, blank], on_error="collect")
+    assert "error" in collected[0] and collected[1]["text"] == ""
+
+
+def test_cli_reads_files_as_text_and_json(fastcnn_run, numbers, tmp_path):
+    paths = []
+    for index, (data, _text, _info) in enumerate(numbers[:3]):
+        paths.append(tmp_path / f"number{index}.png")
+        paths[-1].write_bytes(data)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    command = [sys.executable, "-m", "mnistlab", "read", str(fastcnn_run)]
+    done = subprocess.run([*command, *map(str, paths), "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout)
+    assert [answer["file"] for answer in answers] == [str(path) for path in paths]
+    assert answers == mnistlab.read(fastcnn_run, paths)
+    done = subprocess.run([*command, str(paths[0]), str(bad)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stdout.strip() == f"{paths[0]}: {answers[0]['text'] or '(nothing read)'}"
+    assert done.stderr.strip().count("\n") == 0 and "broken.jpg" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_server_reads_an_upload(fastcnn_run, numbers):
+    from fastapi.testclient import TestClient
+
+    from mnistlab.recognition.server import create_app
+
+    data, _text, _info = numbers[0]
+    with TestClient(create_app(fastcnn_run)) as client:
+        answer = client.post("/read", files={"file": ("number.png", data, "image/png")})
+        assert answer.status_code == 200
+        expected = mnistlab.read(fastcnn_run, [data])[0]
+        assert answer.json() == {"text": expected["text"], "digits": expected["digits"]}
+        refused = client.post("/read", files={"file": ("notes.png", b"plain text", "image/png")})
+        assert refused.status_code == 415 and "detail" in refused.json()
+        blank = io.BytesIO()
+        Image.fromarray(np.full((40, 120), 250, np.uint8)).save(blank, format="PNG")
+        empty = client.post("/read", files={"file": ("blank.png", blank.getvalue(), "image/png")})
+        assert empty.status_code == 200 and empty.json() == {"text": "", "digits": []}
+        assert client.get("/health").status_code == 200  # still serving
