@@ -44,17 +44,20 @@ def test_onnx_file_is_valid_nhwc_and_documented(onnx_file):
 
 
 def test_onnx_matches_keras_on_the_whole_test_set(onnx_file, model_path, mnist_dir):
+    """The exported graph is the model itself; the run's calibration travels in its metadata."""
     images, labels = mnist_split(mnist_dir, "t10k")
     keras_classifier = mnistlab.load_classifier(model_path)
-    keras_classifier.temperature = (
-        1.0  # the exported graph is the model itself; its run's calibration stays there
-    )
+    exported = mnistlab.load_classifier(onnx_file)  # outside its run directory
+    assert exported.run_dir is None and exported.temperature == keras_classifier.temperature != 1.0
     from_keras = keras_classifier.predict_proba(images)
-    from_onnx = mnistlab.load_classifier(onnx_file).predict_proba(images)
+    from_onnx = exported.predict_proba(images)
     assert from_onnx.shape == (10_000, 10)
     assert np.array_equal(from_onnx.argmax(axis=1), from_keras.argmax(axis=1))  # everywhere
     assert np.abs(from_onnx - from_keras).max() <= 1e-4
     assert (from_onnx.argmax(axis=1) == labels).mean() >= 0.97
+    raw = exported.model.run(None, {INPUT_NAME: images[:256, ..., None].astype(np.float32) / 255})[0]
+    uncalibrated = np.asarray(keras_classifier.model.predict(images[:256, ..., None] / 255, verbose=0))
+    assert np.abs(raw - uncalibrated).max() <= 1e-4  # what other runtimes see: the model's own outputs
 
 
 def test_saved_model_serves_the_same_probabilities(model_path, mnist_dir, tmp_path):

@@ -90,7 +90,7 @@ def test_a_broken_copy_is_made_again(run_dir):
 
 
 def test_a_model_the_converter_refuses_is_predicted_with_keras(run_dir, monkeypatch):
-    def refuse(model):
+    def refuse(model, temperature=1.0):
         raise ExportError("no ONNX equivalent")
 
     (run_dir / MODEL_ONNX).unlink(missing_ok=True)
@@ -99,3 +99,24 @@ def test_a_model_the_converter_refuses_is_predicted_with_keras(run_dir, monkeypa
     assert isinstance(classifier, KerasClassifier)
     assert classifier.temperature == read_temperature(run_dir)
     assert not (run_dir / MODEL_ONNX).exists()
+
+
+# The server's app for a run, made in a fresh process; it fails if TensorFlow or Keras was imported.
+SERVING = """
+import sys
+from mnistlab.recognition.server import create_app
+from mnistlab.recognition.serving_engine import serving_classifier
+create_app(sys.argv[1])
+classifier, engine = serving_classifier(sys.argv[1])
+assert engine == "onnxruntime" and classifier.temperature != 1.0, (engine, classifier.temperature)
+heavy = sorted(name for name in ("tensorflow", "keras") if name in sys.modules)
+sys.exit(f"imported {heavy}" if heavy else 0)
+"""
+
+
+def test_serving_a_run_with_its_copy_imports_no_tensorflow(run_dir):
+    predicting_classifier(run_dir)  # the copy exists
+    result = subprocess.run(
+        [sys.executable, "-c", SERVING, str(run_dir)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr

@@ -74,6 +74,9 @@ def _batched(run, pixels: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate(outputs) if outputs else np.zeros((0, width), dtype=np.float32)
 
 
+ONNX_TEMPERATURE_KEY = "mnistlab.temperature"  # ONNX metadata: the run's calibration (see load_classifier)
+
+
 def with_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """Temperature scaling of probabilities: softmax(log p / T), float32; T = 1 leaves them as they are."""
     probabilities = np.asarray(probabilities, dtype=np.float32)
@@ -339,6 +342,14 @@ class OnnxClassifier(Classifier):
     kind = "onnx"
     file_name = MODEL_ONNX
 
+    @staticmethod
+    def recorded_temperature(session) -> float:
+        """The calibration temperature mnistlab wrote into the file's metadata (1.0: none)."""
+        try:
+            return float(session.get_modelmeta().custom_metadata_map.get(ONNX_TEMPERATURE_KEY, 1.0))
+        except ValueError:
+            return 1.0
+
     @classmethod
     def read(cls, path: Path):
         import onnxruntime
@@ -423,8 +434,14 @@ def load_classifier(target) -> Classifier:
         ) from None
     in_run = run_dir is not None and is_run_dir(run_dir)
     config = read_config(run_dir) if in_run else {}
-    temperature = read_temperature(run_dir) if in_run and path.name == cls.file_name else 1.0
-    return cls(model=cls.read(path), path=path, run_dir=run_dir, config=config, temperature=temperature)
+    model = cls.read(path)
+    if in_run and path.name == cls.file_name:
+        temperature = read_temperature(run_dir)
+    elif cls is OnnxClassifier:  # an export taken out of its run carries its run's temperature
+        temperature = OnnxClassifier.recorded_temperature(model)
+    else:
+        temperature = 1.0
+    return cls(model=model, path=path, run_dir=run_dir, config=config, temperature=temperature)
 
 
 def run_classifier(kind: str, model, run_dir: Path) -> Classifier:

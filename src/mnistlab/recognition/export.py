@@ -4,9 +4,11 @@
     export("runs/2026-11-23-fastcnn", format="onnx")                 # -> runs/2026-11-23-fastcnn/model.onnx
     export("model.keras", format="saved_model", out="digits_savedmodel")
 
-ONNX files take float32 (N, 28, 28, 1) pixels in [0, 1] as input "image" and give "probabilities";
-they are checked (onnx.checker, and Keras parity on a probe batch) before they are written. Both
-formats are written atomically: a temporary file or folder beside the target, renamed when complete.
+ONNX files take float32 (N, 28, 28, 1) pixels in [0, 1] as input "image" and give "probabilities"
+(the model's own; the run's calibration temperature is in the metadata, "mnistlab.temperature", and
+applied when mnistlab loads the file); they are checked (onnx.checker, and Keras parity on a probe
+batch) before they are written. Both formats are written atomically: a temporary file or folder beside
+the target, renamed when complete.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def export(model, format: str = "onnx", out=None) -> Path:
     target = Path(out) if out is not None else default_target(classifier, format)
     check_target(target, format)
     if format == "onnx":
-        return atomic_write_bytes(target, keras_to_onnx(classifier.model))
+        return atomic_write_bytes(target, keras_to_onnx(classifier.model, classifier.temperature))
     return write_saved_model(classifier.model, target)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnistlab.classifier import ONNX_TEMPERATURE_KEY
 from mnistlab.errors import MnistlabError
 
 INPUT_NAME = "image"
@@ -70,8 +71,12 @@ def _rename_io(graph, old_input: str, old_output: str) -> None:
     graph.output[0].name = OUTPUT_NAME
 
 
-def keras_to_onnx(model) -> bytes:
-    """A Keras model (inputs (N, 28, 28, 1), softmax outputs) -> a checked, serialized ONNX model."""
+def keras_to_onnx(model, temperature: float = 1.0) -> bytes:
+    """A Keras model (inputs (N, 28, 28, 1), softmax outputs) -> a checked, serialized ONNX model.
+
+    temperature: the run's calibration, recorded in the file's metadata (ONNX_TEMPERATURE_KEY) so that a copy
+    taken out of its run directory still gives calibrated probabilities when mnistlab loads it.
+    """
     import keras
     import onnx
 
@@ -102,6 +107,7 @@ def keras_to_onnx(model) -> bytes:
         {
             "mnistlab.input": "image: float32 (N, 28, 28, 1), pixels in [0, 1], white ink on black",
             "mnistlab.output": "probabilities: float32 (N, classes), softmax",
+            ONNX_TEMPERATURE_KEY: repr(float(temperature)),
         },
     )
     unsupported = [node for node in proto.graph.node if not _known(node)]

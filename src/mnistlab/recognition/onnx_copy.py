@@ -33,7 +33,8 @@ def fresh_copy(run_dir: Path) -> Path | None:
 
 def write_copy(classifier: KerasClassifier) -> Path:
     """Convert a run's Keras model, check it against Keras, write it as the run's model.onnx."""
-    return atomic_write_bytes(classifier.run_dir / MODEL_ONNX, keras_to_onnx(classifier.model))
+    data = keras_to_onnx(classifier.model, classifier.temperature)
+    return atomic_write_bytes(classifier.run_dir / MODEL_ONNX, data)
 
 
 def predicting_classifier(model) -> Classifier:

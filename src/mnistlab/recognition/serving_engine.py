@@ -3,9 +3,10 @@
     classifier, engine = serving_classifier("runs/2026-11-23-fastcnn")   # engine: "onnxruntime"
     classifier.predict_proba(digits)                                    # same probabilities, less time
 
-A Keras model is converted to ONNX in memory (checked against Keras, see onnx_conversion.py) and run by
-onnxruntime, which answers one picture several times faster than a Keras call (see the serving section
-of benchmarks/RESULTS.md). A model the converter refuses is served by Keras itself.
+A run directory is served from its ONNX copy (onnx_copy.py: made on first use, so a later `serve` starts
+without importing TensorFlow); a bare Keras file is converted to ONNX in memory (checked against Keras,
+see onnx_conversion.py). onnxruntime answers one picture several times faster than a Keras call (see
+the serving section of benchmarks/RESULTS.md). A model the converter refuses is served by Keras itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from mnistlab import reporter
 from mnistlab.classifier import Classifier, KerasClassifier, OnnxClassifier, load_classifier
 from mnistlab.recognition.onnx_conversion import ExportError, keras_to_onnx
+from mnistlab.recognition.onnx_copy import predicting_classifier
 
 ENGINES = ("auto", "onnxruntime", "keras")
 
@@ -33,7 +35,13 @@ def onnx_session(onnx_bytes: bytes, threads: int = SERVING_THREADS):
 
 def as_onnx(classifier: Classifier, threads: int = SERVING_THREADS) -> Classifier:
     """A Keras Classifier -> the same model converted and running in onnxruntime (ExportError if not)."""
-    session = onnx_session(keras_to_onnx(classifier.model), threads)
+    return in_session(classifier, keras_to_onnx(classifier.model, classifier.temperature), threads)
+
+
+def in_session(classifier: Classifier, onnx_bytes: bytes, threads: int) -> OnnxClassifier:
+    """`classifier`'s model as ONNX bytes, in a session set up for serving, with its path, run and
+    calibration."""
+    session = onnx_session(onnx_bytes, threads)
     return OnnxClassifier(
         session, classifier.path, classifier.run_dir, classifier.config, classifier.temperature
     )
@@ -43,8 +51,10 @@ def serving_classifier(model, engine: str = "auto", threads: int = SERVING_THREA
     """A run directory, model file or Classifier -> (classifier to serve with, engine name)."""
     if engine not in ENGINES:
         raise ExportError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")
-    classifier = load_classifier(model)
+    classifier = load_classifier(model) if engine == "keras" else predicting_classifier(model)
     if isinstance(classifier, OnnxClassifier):
+        if classifier.path is not None and classifier.path.suffix == ".onnx":  # a file: a serving session
+            classifier = in_session(classifier, classifier.path.read_bytes(), threads)
         return classifier, "onnxruntime"
     if not isinstance(classifier, KerasClassifier):
         return classifier, classifier.kind
