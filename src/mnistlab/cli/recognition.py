@@ -1,13 +1,15 @@
-"""`mnistlab predict`, `mnistlab export`, `mnistlab serve`: recognize real pictures, export, serve.
+"""`mnistlab predict`, `read`, `export`, `serve`: recognize real pictures and numbers, export, serve.
 
     mnistlab predict runs/2026-11-23-fastcnn photo.jpg scan.png --top-k 3
     mnistlab predict model.onnx *.png --json --show seen/      # one JSON list; pictures of what it saw
+    mnistlab read runs/2026-11-23-fastcnn year.jpg             # year.jpg: 2026 (--json: digits and boxes)
     mnistlab export runs/2026-11-23-fastcnn --format onnx --out digits.onnx
     mnistlab serve runs/2026-11-23-fastcnn --port 8000         # drawing page at http://127.0.0.1:8000/
 
 predict answers every picture: with its digit, or refused (label null and a reason) when it does not
-hold one digit it can read (blank paper, a letter, a symbol, a scribble, several digits). A file that is
-not a picture gets one "error: FILE: ..." line on stderr, and the exit status is then 2.
+hold one digit it can read (blank paper, a letter, a symbol, a scribble, several digits). read answers
+"(nothing read)" for a picture without ink. A file that is not a picture gets one "error: FILE: ..." line
+on stderr, and the exit status is then 2; the other files are still answered.
 """
 
 from __future__ import annotations
@@ -46,18 +48,44 @@ def predict_command(
     from mnistlab.recognition.predict import predict
 
     results = predict(model, files, top_k=top_k, threshold=threshold, show_dir=show, on_error="collect")
+
+    def line(result: dict) -> str:
+        ranking = ", ".join(f"{c['label']} {100 * c['probability']:.1f}%" for c in result["top_k"])
+        if result["label"] is None:
+            return f"{result['file']}: refused, {result['reason']}" + (f"  ({ranking})" if ranking else "")
+        return f"{result['file']}: {result['label']}  ({ranking})"
+
+    echo_results(results, json_output, line)
+
+
+def read_command(
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
+    files: Annotated[list[Path], typer.Argument(help="Pictures: PNG, JPEG, BMP, GIF, WebP, TIFF.")],
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON list of {file, text, digits: [{label, probability, box}]}."
+        ),
+    ] = False,
+) -> None:
+    """Read the number written on one line in each picture (up to about 12 digits)."""
+    from mnistlab.recognition.read import read
+
+    results = read(model, files, on_error="collect")
+    echo_results(
+        results, json_output, lambda result: f"{result['file']}: {result['text'] or '(nothing read)'}"
+    )
+
+
+def echo_results(results: list[dict], json_output: bool, line) -> None:
+    """Answers on stdout (one JSON list, or line(result) each); one "error: ..." line on stderr per file
+    that could not be read, and then exit status 2."""
     answered = [result for result in results if "error" not in result]
     if json_output:
         typer.echo(json.dumps(answered, indent=2))
     else:
         for result in answered:
-            ranking = ", ".join(f"{c['label']} {100 * c['probability']:.1f}%" for c in result["top_k"])
-            if result["label"] is None:
-                typer.echo(
-                    f"{result['file']}: refused, {result['reason']}" + (f"  ({ranking})" if ranking else "")
-                )
-            else:
-                typer.echo(f"{result['file']}: {result['label']}  ({ranking})")
+            typer.echo(line(result))
     failed = [result for result in results if "error" in result]
     for result in failed:
         print(f"error: {result['error']}", file=sys.stderr)
@@ -95,5 +123,6 @@ def serve_command(
 
 def register(app: typer.Typer) -> None:
     app.command("predict")(predict_command)
+    app.command("read")(read_command)
     app.command("export")(export_command)
     app.command("serve")(serve_command)

@@ -20,14 +20,13 @@ the code in this module alone, by `benchmarks/train_refuser.py OUT_FOLDER`.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from mnistlab.errors import MnistlabError, setting
+from mnistlab.recognition.shipped import ShippedNetwork, small_cnn
 
 CLASSES = ("digit", "letter", "symbol", "scribble", "blob", "several", "tick")
 KIND_CLASS = {"hatching": "scribble", "zigzag": "scribble", "spiral": "scribble"}  # grouped kinds
@@ -53,14 +52,9 @@ class Verdict:
         return self.reason is None
 
 
-class Refuser:
+class Refuser(ShippedNetwork):
     def __init__(self, onnx_bytes: bytes, info: dict):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1  # a few 28 x 28 pictures: threads would only contend
-        self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
-        self.info = info
+        super().__init__(onnx_bytes, info)
         self.threshold = float(info["threshold"])
 
     def probabilities(self, digits: np.ndarray) -> np.ndarray:
@@ -68,8 +62,7 @@ class Refuser:
         pixels = np.asarray(digits, dtype=np.float32).reshape(-1, 28, 28, 1) / np.float32(255)
         if len(pixels) == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
-        name = self.session.get_inputs()[0].name
-        return np.asarray(self.session.run(None, {name: pixels})[0], dtype=np.float32)
+        return self.run(pixels).astype(np.float32)
 
     def judge(self, digits: np.ndarray, threshold: float | None = None) -> list[Verdict]:
         """One Verdict per picture: a digit when its digit probability reaches the threshold."""
@@ -91,13 +84,7 @@ def check_threshold(threshold: float) -> float:
 @functools.cache
 def load_refuser(folder: str | None = None) -> Refuser:
     """The refuser shipped with mnistlab, or the one in `folder` (made by this module's trainer)."""
-    if folder is None:
-        files = resources.files("mnistlab.recognition")
-        onnx_bytes, info = (files / MODEL_FILE).read_bytes(), json.loads((files / INFO_FILE).read_text())
-    else:
-        onnx_bytes = (Path(folder) / MODEL_FILE).read_bytes()
-        info = json.loads((Path(folder) / INFO_FILE).read_text())
-    return Refuser(onnx_bytes, info)
+    return Refuser.load(MODEL_FILE, INFO_FILE, folder)
 
 
 # -- training (TensorFlow needed; run once, its result is shipped) -----------------------------------
@@ -145,23 +132,7 @@ def _examples(digits: np.ndarray, negatives_per_digit: float, seed: int, **negat
 
 
 def build_network():
-    import keras
-
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            layers.Conv2D(16, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(64, activation="relu"),
-            layers.Dropout(0.3),
-            layers.Dense(len(CLASSES), activation="softmax"),
-        ],
-        name="refuser",
-    )
+    return small_cnn("refuser", (28, 28, 1), len(CLASSES), filters=(16, 32), dense=64)
 
 
 def _photographed(pictures: np.ndarray, photograph, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,8 +19,6 @@ from the code in this module); wholeness.json records how and what it measured.
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from PIL import Image
 from scipy import ndimage
 
 from mnistlab.recognition.preprocess import DIGIT_BOX, FIELD
+from mnistlab.recognition.shipped import ShippedNetwork, small_cnn
 
 MODEL_FILE, INFO_FILE = "wholeness.onnx", "wholeness.json"
 CHANNELS = 8  # image, surroundings, height, width, left valley, right valley, left strokes, right strokes
@@ -35,34 +34,19 @@ MAX_STROKES = 3  # strokes severed by a cut, scaled by this into about [0, 1]
 WHOLE, NOT_WHOLE = 0.9, 0.8  # training labels: purity and completeness both >= 0.9, or either < 0.8
 
 
-class Wholeness:
-    def __init__(self, onnx_bytes: bytes, info: dict):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1  # tens of small pictures per line: threads would only contend
-        self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
-        self.info = info
-
+class Wholeness(ShippedNetwork):
     def log_odds(self, inputs: np.ndarray) -> np.ndarray:
         """(N, 28, 28, CHANNELS) float32 -> (N,) log-odds that each is exactly one whole digit."""
         if len(inputs) == 0:
             return np.zeros(0, np.float32)
-        name = self.session.get_inputs()[0].name
-        probabilities = np.asarray(self.session.run(None, {name: inputs.astype(np.float32)})[0])
+        probabilities = self.run(inputs)
         return np.log(np.clip(probabilities[:, 1], 1e-6, 1)) - np.log(np.clip(probabilities[:, 0], 1e-6, 1))
 
 
 @functools.cache
 def load_wholeness(folder: str | None = None) -> Wholeness:
     """The network shipped with mnistlab, or the one in `folder` (made by this module's train())."""
-    if folder is None:
-        files = resources.files("mnistlab.recognition")
-        onnx_bytes, info = (files / MODEL_FILE).read_bytes(), json.loads((files / INFO_FILE).read_text())
-    else:
-        onnx_bytes = (Path(folder) / MODEL_FILE).read_bytes()
-        info = json.loads((Path(folder) / INFO_FILE).read_text())
-    return Wholeness(onnx_bytes, info)
+    return Wholeness.load(MODEL_FILE, INFO_FILE, folder)
 
 
 def inputs(line, options: list) -> np.ndarray:
@@ -141,23 +125,7 @@ def labels(line, options: list, owners: np.ndarray) -> np.ndarray:
 
 
 def build_network():
-    import keras
-
-    layers = keras.layers
-    return keras.Sequential(
-        [
-            keras.Input((FIELD, FIELD, CHANNELS)),
-            layers.Conv2D(32, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Flatten(),
-            layers.Dense(128, activation="relu"),
-            layers.Dropout(0.3),
-            layers.Dense(2, activation="softmax"),
-        ],
-        name="wholeness",
-    )
+    return small_cnn("wholeness", (FIELD, FIELD, CHANNELS), 2, filters=(32, 64), dense=128)
 
 
 def train(
