@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -65,19 +68,46 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.slow)
 
 
+def build_once(folder: Path, build: Callable[[Path], object]) -> Path:
+    """folder, made by build(folder) once per session; under pytest-xdist one worker builds, the others wait.
+
+    What it builds is shared, so it is read-only for its users: a test that changes it works on a copy
+    (shutil.copytree). A build that failed part-way is removed and redone by the next user.
+    """
+    done = folder.with_name(f"{folder.name}.done")
+    with open(folder.with_name(f"{folder.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
-def fastcnn_run(mnist_dir, tmp_path_factory) -> Path:
+def shared_tmp(tmp_path_factory) -> Path:
+    """The session's temporary folder that every xdist worker sees (each worker's own lies below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def fastcnn_run(mnist_dir, shared_tmp) -> Path:
     """A run directory of the fastcnn recipe, one epoch on all of MNIST through `mnistlab.train` (>= 99%).
 
     Trained once per session (about 30 s on 2 cores) for every test that needs a real, accurate model:
-    accuracy, prediction, serving, refusal, the drawing page and export. It is shared, so it is read-only
-    for its users: a test that changes it works on a copy (shutil.copytree).
+    accuracy, prediction, reading, serving, refusal, the drawing page and export. Its ONNX copy, which
+    predicting from a run makes on first use, is made here too, so that the folder stays as built:
+    read-only for its users (see build_once).
     """
     import mnistlab
+    from mnistlab.recognition.onnx_copy import predicting_classifier
 
-    folder = tmp_path_factory.getbasetemp() / "fastcnn-run"
-    mnistlab.train("fastcnn", epochs=1, seed=0, data_dir=str(mnist_dir), out=str(folder), progress=False)
-    return folder
+    def train(folder: Path) -> None:
+        mnistlab.train("fastcnn", epochs=1, seed=0, data_dir=str(mnist_dir), out=str(folder), progress=False)
+        predicting_classifier(folder)
+
+    return build_once(shared_tmp / "fastcnn-run", train)
 
 
 @pytest.fixture
