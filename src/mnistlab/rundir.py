@@ -119,6 +119,30 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# /proc/cpuinfo flags of x86 CPUs with bfloat16 arithmetic (oneDNN's bf16 kernels); elsewhere bf16 is
+# emulated and slower than float32
+BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none: not Linux)."""
+    try:
+        with open(cpuinfo) as handle:
+            line = next((line for line in handle if line.startswith("flags")), "flags:")
+    except OSError:
+        return set()
+    return set(line.split(":", 1)[1].split())
+
+
+def cpu_kind(flags: set[str] | None = None) -> str:
+    """What decides training speed on this CPU: "AVX-512 + BF16" (e.g. AMD Zen 4/5), "AVX-512", "AVX2"
+    (e.g. AMD Zen 3, most laptops), or the machine type where none of them is known (Arm, old x86)."""
+    flags = cpu_flags() if flags is None else flags
+    if "avx512f" in flags:
+        return "AVX-512 + BF16" if BF16_FLAGS & flags else "AVX-512"
+    return "AVX2" if "avx2" in flags else platform.machine()
+
+
 def environment() -> dict[str, Any]:
     """Library versions and hardware, so a result can be traced to where it was measured."""
     import keras
@@ -141,7 +165,12 @@ def environment() -> dict[str, Any]:
         import jax
 
         versions["jax"] = jax.__version__
-    hardware = {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform()}
+    hardware = {
+        "cpu": cpu_model(),
+        "kind": cpu_kind(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
     return {"versions": versions, "hardware": hardware}
 
 

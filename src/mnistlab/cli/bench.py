@@ -50,7 +50,9 @@ def _print_tables(report) -> None:
 
     console = Console()
     hardware, versions = report.environment["hardware"], report.environment["versions"]
-    console.print(f"{hardware['cpu']}, {hardware['cores']} cores; seeds {report.seeds}", highlight=False)
+    kind = hardware.get("kind", "kind unknown")  # reports made before the kind was recorded lack it
+    machine = f"{hardware['cpu']} ({kind}), {hardware['cores']} cores"
+    console.print(f"{machine}; seeds {report.seeds}", highlight=False)
     console.print(", ".join(f"{name} {value}" for name, value in versions.items() if value), highlight=False)
     table = Table(title="training (mean ± std over seeds; seconds inside fit only)")
     table.add_column("recipe")

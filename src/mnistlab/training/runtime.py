@@ -12,12 +12,10 @@ import contextlib
 from collections.abc import Iterator
 
 from mnistlab.errors import MnistlabError
+from mnistlab.rundir import BF16_FLAGS, cpu_flags
 
 # config precision -> Keras dtype policy: "mixed_bfloat16" computes in bfloat16, keeps weights in float32
 POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
-# /proc/cpuinfo flags of x86 CPUs with bfloat16 arithmetic (oneDNN's bf16 kernels); elsewhere bf16 is
-# emulated and slower than float32
-BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 
 
 def native_precision(cpuinfo: str = "/proc/cpuinfo") -> str:
@@ -26,12 +24,7 @@ def native_precision(cpuinfo: str = "/proc/cpuinfo") -> str:
 
     if keras.backend.backend() != "tensorflow":  # measured with TensorFlow's oneDNN kernels only
         return "float32"
-    try:
-        with open(cpuinfo) as handle:
-            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
-    except OSError:  # not Linux
-        return "float32"
-    return "bfloat16" if BF16_FLAGS & set(flags) else "float32"
+    return "bfloat16" if BF16_FLAGS & cpu_flags(cpuinfo) else "float32"
 
 
 def float32_config(config):
