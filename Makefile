@@ -22,6 +22,12 @@ demo: $(STAMP)
 	$(BIN)/mnistlab data info mnist
 	$(BIN)/mnistlab data show mnist --split 'train[:25]' --out runs/demo-samples.png
 	$(BIN)/mnistlab train --model fastcnn
+	@echo ""
+	@echo "Open runs/latest/report.html in a browser for the run's report. Next, with mnistlab on your PATH"
+	@echo "(source .venv/bin/activate):"
+	@echo "  mnistlab predict runs/latest my_digit.jpg    # a photo of a digit you wrote"
+	@echo "  mnistlab read runs/latest my_number.jpg      # a number written on one line"
+	@echo "  mnistlab serve runs/latest                   # draw digits at http://127.0.0.1:8000/"
 
 # Debian's chromium drives the drawing-page test; nothing is downloaded by the test tools themselves.
 browser:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mnistlab.rundir import cpu_flags, cpu_kind
@@ -32,3 +34,24 @@ def test_no_cpuinfo_means_no_flags_and_the_machine_type(tmp_path):
 
     assert cpu_flags(str(tmp_path / "missing")) == set()
     assert cpu_kind(set()) == platform.machine()
+
+
+def test_runs_latest_follows_the_newest_run_and_is_not_listed_twice(tmp_path, monkeypatch):
+    from mnistlab.evaluation.leaderboard import list_runs
+    from mnistlab.rundir import LATEST_LINK, new_run_dir, release
+
+    monkeypatch.chdir(tmp_path)
+    first = new_run_dir("mlp", None)
+    assert (tmp_path / "runs" / LATEST_LINK).resolve() == first.resolve()
+    (first / "config.json").write_text('{"model": "mlp"}')
+    second = new_run_dir("mlp", None)
+    latest = tmp_path / "runs" / LATEST_LINK
+    assert latest.is_symlink() and latest.resolve() == second.resolve() != first.resolve()
+    assert not latest.readlink().is_absolute()  # the runs folder can be moved or copied whole
+    (second / "config.json").write_text('{"model": "mlp"}')
+    listed = sorted(Path(row["path"]).name for row in list_runs(tmp_path / "runs"))
+    assert listed == sorted([first.name, second.name])
+    elsewhere = new_run_dir("mlp", str(tmp_path / "mine"))  # --out: runs/latest stays where it was
+    assert latest.resolve() == second.resolve()
+    for run in (first, second, elsewhere):
+        release(run)

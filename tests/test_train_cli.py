@@ -46,8 +46,9 @@ def test_tiny_run_writes_the_whole_run_directory(tmp_path, mnist_dir):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "epoch 3/3" in result.stdout and "test accuracy" in result.stdout
-    [run_dir] = list((tmp_path / "runs").iterdir())
+    [run_dir] = [path for path in (tmp_path / "runs").iterdir() if path.name != "latest"]
     assert run_dir.name.endswith("-mlp") and f"run directory: runs/{run_dir.name}" in result.stdout
+    assert (tmp_path / "runs" / "latest").resolve() == run_dir.resolve()  # what the README's commands use
 
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model"] == "mlp" and config["dataset"] == "mnist" and config["seed"] == 0

@@ -30,6 +30,7 @@ from mnistlab.errors import MnistlabError, setting
 from mnistlab.files import atomic_write_json, atomic_write_text
 
 RUNS_ROOT = Path("runs")
+LATEST_LINK = "latest"  # runs/latest: a link to the newest run started under RUNS_ROOT
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
 METRICS_FILE = "metrics.json"
@@ -104,8 +105,23 @@ def new_run_dir(model_name: str, out: str | None) -> Path:
         except FileExistsError:
             continue
         claim(path)
+        point_latest(path)
         return path
     raise MnistlabError(f"{RUNS_ROOT} holds 10000 runs named {stem}-N; clean up or choose {setting('out')}")
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make runs/latest a link to the run just started, so that commands need not spell its date:
+    `mnistlab evaluate runs/latest`, `mnistlab train --resume runs/latest`. Replaced atomically; where
+    links cannot be made (some Windows set-ups) there is simply no runs/latest."""
+    link = run_dir.parent / LATEST_LINK
+    staging = run_dir.parent / f".{LATEST_LINK}.{os.getpid()}"
+    try:
+        staging.unlink(missing_ok=True)
+        staging.symlink_to(run_dir.name, target_is_directory=True)  # relative: the runs folder can move
+        os.replace(staging, link)
+    except OSError:
+        staging.unlink(missing_ok=True)
 
 
 def cpu_model() -> str:

@@ -77,7 +77,10 @@ def list_runs(runs_dir: str | Path = "runs", sort: str = "test_accuracy") -> lis
         raise MnistlabError(f"cannot sort runs by {sort!r}; choose one of: {', '.join(COLUMNS)}")
     if not runs_dir.is_dir():
         raise MnistlabError(f"{runs_dir} is not a folder; pass the folder that holds run directories")
-    rows = [read_run(path) for path in sorted(runs_dir.iterdir()) if _is_run_dir(path)]
+    # runs/latest is a link to one of the others, not a run of its own
+    rows = [
+        read_run(path) for path in sorted(runs_dir.iterdir()) if _is_run_dir(path) and not path.is_symlink()
+    ]
     # Rows without a value for the sort column go last, whatever the direction.
     ranked, unranked = [], []
     for row in rows:
