@@ -168,16 +168,19 @@ def test_models_lists_the_zoo(capsys):
     assert "101,770" in table
 
 
-def test_early_stopping_keeps_the_best_epoch(in_tmp):
+def test_early_stopping_keeps_the_best_epoch(in_tmp, capsys):
     import keras
     import numpy as np
 
     # 480 examples and a high lr: val_loss turns up after a few epochs, long before the 15th
     settings = {"train_split": "train[:1%]", "val_fraction": 0.2, "lr": 0.01, "batch_size": 32}
-    run = mnistlab.train("mlp", epochs=15, early_stopping=2, hidden=256, out="es", progress=False, **settings)
+    run = mnistlab.train("mlp", epochs=15, early_stopping=2, hidden=256, out="es", progress=True, **settings)
     best_epoch = int(run.history["val_loss"].idxmin()) + 1
     assert run.metrics["stopped_early"] and run.metrics["best_epoch"] == best_epoch
     assert run.metrics["epochs"] == best_epoch + 2 < 15
+    said = capsys.readouterr()
+    stopped = f"stopped early after epoch {best_epoch + 2}/15: val_loss has not improved for 2 epochs"
+    assert stopped in said.out + said.err  # announced before the weights of the best epoch come back
     assert run.metrics["val_loss"] == pytest.approx(run.history["val_loss"].min())
 
     final = mnistlab.load_classifier(run.dir).model.get_weights()

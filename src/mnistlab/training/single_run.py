@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mnistlab import reporter
 from mnistlab.classifier import KINDS, Classifier, KerasClassifier, SklearnClassifier, run_classifier
+from mnistlab.errors import setting
 from mnistlab.files import DiskFullError
 from mnistlab.rundir import CHECKPOINTS_DIR, environment, new_run_dir, remove_partial_files, write_config
 from mnistlab.training.config import TrainConfig
@@ -58,12 +59,33 @@ def _fit_keras(classifier: KerasClassifier, data, config: TrainConfig, progress)
         progress.say(f"resuming after epoch {state.epoch}/{config.epochs}")
     progress.steps = steps
     state = train_epochs(model, data, config, checkpoints, state, progress, run_dir)
+    explained = _explain_training_figures(config)
+    if explained:
+        progress.say(explained)
+    if state.stopped_early:
+        progress.say(
+            f"stopped early after epoch {state.epoch}/{config.epochs}: val_loss has not improved for "
+            f"{config.early_stopping} epochs ({setting('early_stopping', config.early_stopping)})"
+        )
     if state.best_epoch is not None and state.best_epoch != state.epoch:
         checkpoints.load_best(model)
         progress.say(f"restored the weights of epoch {state.best_epoch} (lowest val_loss)")
     final = KerasClassifier(inference_copy(model), classifier.path, run_dir, classifier.config)
     final.save()
     return final, state
+
+
+def _explain_training_figures(config: TrainConfig) -> str | None:
+    """A line on why the epoch log's figures differ from the test scores that follow, when they do."""
+    reasons = []
+    if config.label_smoothing:
+        reasons.append(
+            f"the training loss is against labels smoothed by {config.label_smoothing} (it cannot reach 0; "
+            "the test loss is plain cross-entropy)"
+        )
+    if config.schedule == "onecycle":
+        reasons.append("the one-cycle schedule ends at lr 0 by design")
+    return f"note: {'; '.join(reasons)}" if reasons else None
 
 
 def _fit_sklearn(
