@@ -311,6 +311,19 @@ def test_order_idx_gives_the_files_order(tiny):
         mnistlab.load(NAME, data_dir=tiny, order="random")
 
 
+def test_tfds_arguments_batch_size_minus_one_and_shuffle_files_are_accepted(tiny):
+    """The tfds tour writes load(..., shuffle_files=True) and load(..., batch_size=-1)."""
+    plain = mnistlab.load(NAME, split="train", data_dir=tiny, as_supervised=True)
+    for arguments in ({"batch_size": -1}, {"shuffle_files": True}, {"batch_size": -1, "shuffle_files": True}):
+        images, labels = mnistlab.load(NAME, split="train", data_dir=tiny, as_supervised=True, **arguments)
+        np.testing.assert_array_equal(images, plain[0])  # one file per split: nothing to shuffle
+        np.testing.assert_array_equal(labels, plain[1])
+    with pytest.raises(mnistlab.MnistlabError, match=r"batch_size=32: .* whole, as numpy arrays"):
+        mnistlab.load(NAME, split="train", data_dir=tiny, batch_size=32)
+    with pytest.raises(mnistlab.MnistlabError, match="shuffle_files must be True or False"):
+        mnistlab.load(NAME, split="train", data_dir=tiny, shuffle_files="yes")
+
+
 def test_real_mnist_in_tfds_order_and_file_order(mnist_dir):
     tfds_first = mnistlab.load("mnist", split="train[:3]", data_dir=mnist_dir)
     in_files = mnistlab.load("mnist", split="train", data_dir=mnist_dir, order="idx")

@@ -38,6 +38,8 @@ def load(
     download: bool = True,
     mirrors: Sequence[str] | None = None,
     order: str = "tfds",
+    batch_size: int | None = None,
+    shuffle_files: bool = False,
 ):
     """Load a dataset like `tfds.load`, as numpy arrays.
 
@@ -52,9 +54,20 @@ def load(
       mirrors: base URLs to download from instead of the dataset's own (or $MNISTLAB_MIRRORS): https,
         or plain http to 127.0.0.1, ::1 or localhost only.
       order: "tfds" (the examples tfds returns, in its order) or "idx" (the original files' order).
+      batch_size: tfds's argument; None or -1 (the whole split as one batch, tfds's way to get numpy
+        arrays) are what mnistlab returns; other sizes raise an error that says how to batch.
+      shuffle_files: tfds's argument, accepted as tfds treats it for these datasets: each split is one
+        file, so there is no file order to shuffle and the examples come in the same order either way.
 
     Each result is {'image': uint8 (N, 28, 28, 1), 'label': int64 (N,)}.
     """
+    if batch_size not in (None, -1):
+        raise MnistlabError(
+            f"batch_size={batch_size!r}: mnistlab.load returns each split whole, as numpy arrays (tfds's "
+            "batch_size=-1); slice them into batches, e.g. images[i:i + 32], or leave batch_size out"
+        )
+    if not isinstance(shuffle_files, bool):
+        raise MnistlabError(f"shuffle_files must be True or False, not {shuffle_files!r}")
     if order not in ORDERS:
         raise MnistlabError(f"order must be one of {', '.join(map(repr, ORDERS))}, got {order!r}")
     spec = get_dataset(name)
