@@ -53,6 +53,7 @@ def test_show_examples_draws_a_titled_grid():
     assert len(axes) == 9
     assert [a.get_title() for a in axes[:3]] == ["o (0)", "ki (1)", "su (2)"]
     np.testing.assert_array_equal(axes[4].get_images()[0].get_array(), examples(9)["image"][4, :, :, 0])
+    assert axes[4].get_images()[0].get_cmap().name == "gray_r"  # dark ink on white, like every picture
     digits = show_examples(examples(4), dataset_info("mnist"), rows=2, cols=3)
     assert [a.get_title() for a in digits.get_axes()] == [
         "0",

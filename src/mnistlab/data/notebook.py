@@ -103,7 +103,10 @@ def show_examples(ds, info: DatasetInfo | None = None, rows: int = 3, cols: int 
         axes = figure.add_subplot(rows, cols, position + 1)
         axes.set_axis_off()
         if position < count:
-            axes.imshow(images[position].squeeze(-1), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            # dark ink on white, as every picture mnistlab draws (the arrays stay MNIST's white on black)
+            axes.imshow(
+                images[position].squeeze(-1), cmap="gray_r", vmin=0, vmax=255, interpolation="nearest"
+            )
             axes.set_title(_label_text(labels[position], info), fontsize=9)
     return figure
 
