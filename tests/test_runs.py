@@ -62,8 +62,8 @@ def test_other_sort_orders(runs_dir):
         list_runs(runs_dir, sort="speed")
 
 
-def _run_cli(*args):
-    env = {**os.environ, "COLUMNS": "200"}  # a wide table: no wrapped cells
+def _run_cli(*args, columns: int = 200):
+    env = {**os.environ, "COLUMNS": str(columns)}  # by default a wide table: no wrapped cells
     return subprocess.run(
         [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=120, env=env
     )
@@ -91,6 +91,11 @@ def test_runs_cli_json_and_table(runs_dir):
     first = next(index for index, line in enumerate(lines) if "fastcnn" in line)
     assert "99.20%" in lines[first]
     assert any("incomplete" in line for line in lines) and any("corrupt" in line for line in lines)
+
+    narrow = _run_cli("runs", "--dir", str(runs_dir), columns=80)  # the path is folded, never cut short
+    cells = "".join(line.split("│")[-2].strip() for line in narrow.stdout.splitlines() if line.count("│") > 2)
+    for row in rows:
+        assert row["path"] in cells
 
 
 def test_runs_cli_missing_folder_is_one_line(tmp_path):

@@ -107,10 +107,12 @@ def _print_runs(rows: list[dict], runs_dir: Path) -> None:
     from rich.table import Table
 
     table = Table(title=escape(f"runs in {runs_dir} ({len(rows)})"))
-    for column in ("model", "dataset", "epochs", "test accuracy", "train s", "date", "status", "path"):
+    for column in ("model", "dataset", "epochs", "test accuracy", "train s", "date", "status"):
         table.add_column(
             column, justify="right" if column in ("epochs", "test accuracy", "train s") else "left"
         )
+    # the path is what the next command needs: folded onto more lines in a narrow terminal, never cut
+    table.add_column("path", overflow="fold")
     for row in rows:
         accuracy = row["test_accuracy"]
         seconds = row["train_seconds"]
