@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export MNISTLAB_DATA_DIR ?= $(if $(wildcard ../shared/datasets/mnist),$(abspath ../shared/datasets),)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo test test-quick test-accuracy lint format bench browser clean
+.PHONY: setup demo test test-quick test-accuracy notebooks lint format bench browser clean
 
 setup: $(STAMP)
 
@@ -45,17 +45,21 @@ test: $(STAMP) browser
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not accuracy and not slow and not browser"
 
-# Every zoo model at its default settings on full MNIST (slow: tens of minutes).
+# The example notebooks run in full, executed copies (pictures, figures) written to examples/out/.
+notebooks: $(STAMP)
+	$(BIN)/python examples/run_notebooks.py
+
+# Every zoo model at its default settings on full MNIST, and the notebooks in full (slow: tens of minutes).
 test-accuracy: $(STAMP)
 	$(BIN)/python -m pytest -m accuracy -v
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks examples
+	$(BIN)/ruff format src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
