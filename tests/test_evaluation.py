@@ -234,6 +234,29 @@ def test_plot_methods_return_figures(keras_evaluation):
     assert len(keras_evaluation.plot_feature_maps().axes) == 2 * (1 + 8)
 
 
+def test_probability_bars_for_any_examples(keras_evaluation):
+    """The Keras quickstart's picture: each image beside its bars, the true class blue, a wrong guess red."""
+    from matplotlib.colors import to_rgba
+
+    wrong = int(keras_evaluation.misclassified(limit=1).indices[0])
+    indices = [0, 1, 2, wrong]
+    figure = keras_evaluation.plot_probabilities(indices, columns=2)
+    [axes] = figure.axes
+    assert len(axes.get_images()) == len(indices)
+    bars = axes.patches
+    assert len(bars) == 10 * len(indices)
+    blue, red = to_rgba("tab:blue"), to_rgba("tab:red")
+    for position, index in enumerate(indices):
+        own = bars[10 * position : 10 * (position + 1)]
+        colors = [bar.get_facecolor() for bar in own]
+        true, predicted = keras_evaluation.labels[index], keras_evaluation.predictions[index]
+        assert colors[true] == blue and colors.count(blue) == 1
+        assert colors.count(red) == (predicted != true) and (predicted == true or colors[predicted] == red)
+        heights = [-bar.get_height() / 28 for bar in own]  # 28 image pixels high at probability 1
+        np.testing.assert_allclose(heights, keras_evaluation.probabilities[index], atol=1e-6)
+    assert keras_evaluation.predictions[wrong] != keras_evaluation.labels[wrong]
+
+
 def test_feature_maps_for_sequential_and_functional_models(tmp_path, keras_run):
     import keras
 

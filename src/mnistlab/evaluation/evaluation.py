@@ -145,7 +145,21 @@ class Evaluation:
 
     def plot_misclassified(self, limit: int = GALLERY_SIZE):
         wrong = self.misclassified(limit=limit)
-        return plots.misclassified_figure(wrong.images, wrong.labels, wrong.probabilities, self.class_names)
+        return plots.probability_bars_figure(
+            wrong.images,
+            wrong.labels,
+            wrong.probabilities,
+            self.class_names,
+            empty="no misclassified examples",
+        )
+
+    def plot_probabilities(self, indices=range(9), columns: int = 3):
+        """Any examples of the split (by default the first 9), each beside its probability bars: the true
+        class blue, a wrong prediction red, as in the Keras quickstart."""
+        indices = np.asarray(list(indices), dtype=np.int64)
+        return plots.probability_bars_figure(
+            self.images[indices], self.labels[indices], self.probabilities[indices], self.class_names, columns
+        )
 
     def plot_samples(self, count: int = SAMPLES_SIZE):
         return plots.sample_predictions_figure(

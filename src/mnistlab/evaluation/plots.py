@@ -106,14 +106,16 @@ def confusion_matrix_figure(confusion: np.ndarray, class_names: list[str]) -> Fi
     return figure
 
 
-def misclassified_figure(
+def probability_bars_figure(
     images: np.ndarray,
     labels: np.ndarray,
     probabilities: np.ndarray,
     class_names: list[str],
     columns: int = 2,
+    empty: str = "no examples",
 ) -> Figure:
-    """Each wrong prediction: the image, then its C probability bars (true class blue, predicted red).
+    """Each example: the image, then its C probability bars, as the Keras quickstart draws them: the true
+    class blue, a wrong prediction red (a right one is the blue bar). `empty`: the text when none.
 
     Everything is drawn on one axes whose unit is an image pixel (an example's cell is 28 units high
     plus room for text), because one axes per image and per bar chart costs seconds for a dozen examples.
@@ -133,7 +135,7 @@ def misclassified_figure(
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_axis_off()
     if count == 0:
-        axes.text(0.5, 0.5, "no misclassified examples", ha="center", va="center", transform=axes.transAxes)
+        axes.text(0.5, 0.5, empty, ha="center", va="center", transform=axes.transAxes)
         return figure
     for index in range(count):
         row, column = divmod(index, columns)
@@ -142,8 +144,8 @@ def misclassified_figure(
         true, predicted = int(labels[index]), int(np.argmax(probabilities[index]))
         axes.imshow(_as_2d(images[index]), cmap="gray_r", extent=(left, left + 28, baseline, top))
         colors = [OTHER_COLOR] * num_classes
-        colors[true] = TRUE_COLOR
         colors[predicted] = PREDICTED_COLOR
+        colors[true] = TRUE_COLOR
         positions = left + bars_left + bar_step * np.arange(num_classes) + bar_step / 2
         axes.bar(positions, -28 * probabilities[index], bottom=baseline, width=0.75 * bar_step, color=colors)
         bars_from, bars_to = left + bars_left, left + bars_left + num_classes * bar_step
@@ -160,7 +162,8 @@ def misclassified_figure(
             style = {"color": colors[label], "fontweight": "bold"} if label in (true, predicted) else {}
             axes.text(position, baseline + 1, name[:3], ha="center", va="top", fontsize=6, **style)
         confidence = probabilities[index][predicted]
-        title = f"true {class_names[true]}, predicted {class_names[predicted]} ({confidence:.0%})"
+        verdict = "right" if predicted == true else f"predicted {class_names[predicted]}"
+        title = f"true {class_names[true]}, {verdict} ({confidence:.0%})"
         axes.text(left + cell_width / 2, top - 2, title, ha="center", va="bottom", fontsize=7)
     # limits last: each imshow would otherwise reset them to the image it drew
     axes.set_xlim(0, columns * cell_width)
