@@ -20,6 +20,11 @@ def test_version_and_help():
     for command in ("data", "train", "evaluate", "predict", "serve", "export", "models", "runs"):
         assert command in help_text
     assert "--debug" in help_text  # documented, though main() handles it
+    from mnistlab.cli import JOURNEY
+
+    listed = [line.split()[1] for line in help_text.splitlines() if line.startswith("│ ") and line[2] != " "]
+    commands = [name for name in listed if name.isalpha() and name.islower()]
+    assert commands == list(JOURNEY)  # every command, in the order a newcomer meets them: data first
 
 
 def test_unknown_command_is_a_usage_error():

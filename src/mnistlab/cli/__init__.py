@@ -18,11 +18,23 @@ import sys
 import traceback
 
 import typer
+from typer.core import TyperGroup
 
 from mnistlab import __version__
 from mnistlab.errors import MnistlabError
 
+# --help lists the commands in the order a newcomer meets them, not in the order they are registered
+JOURNEY = ("data", "models", "train", "evaluate", "runs", "predict", "read", "serve", "export", "bench")
+
+
+class JourneyOrder(TyperGroup):
+    def list_commands(self, ctx) -> list[str]:
+        rank = {name: position for position, name in enumerate(JOURNEY)}
+        return sorted(super().list_commands(ctx), key=lambda name: (rank.get(name, len(JOURNEY)), name))
+
+
 app = typer.Typer(
+    cls=JourneyOrder,
     name="mnistlab",
     help="Handwritten-digit recognition workbench: data, models, training, evaluation, serving.",
     no_args_is_help=True,
