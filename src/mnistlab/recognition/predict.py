@@ -90,12 +90,23 @@ def no_ink_answer() -> dict:
     }
 
 
+def check_on_error(on_error: str) -> None:
+    if on_error not in ("raise", "collect"):
+        raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
+
+
+def unreadable(name: str, error: ImageError, on_error: str) -> dict:
+    """A file that is not a picture: raise (on_error="raise") or its {"file", "error"} result ("collect")."""
+    if on_error == "raise":
+        raise error
+    return {"file": name, "error": str(error)}
+
+
 def predict(
     model, inputs, top_k: int = 3, *, threshold: float | None = None, show_dir=None, on_error: str = "raise"
 ) -> list[dict]:
     """Classify each picture; one result dict per input, in input order (see the module docstring)."""
-    if on_error not in ("raise", "collect"):
-        raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
+    check_on_error(on_error)
     if top_k < 1:
         raise MnistlabError(f"{setting('top_k')} must be at least 1, not {top_k}")
     if threshold is not None:
@@ -115,9 +126,7 @@ def predict(
             )
             continue
         except ImageError as error:
-            if on_error == "raise":
-                raise
-            results.append({"file": name, "error": str(error)})
+            results.append(unreadable(name, error, on_error))
             continue
         prepared.append(len(results))
         results.append({"file": name})

@@ -21,15 +21,14 @@ import numpy as np
 
 from mnistlab.recognition.images import ImageError, NoDigitError
 from mnistlab.recognition.onnx_copy import predicting_classifier
-from mnistlab.recognition.predict import as_input_list, input_name
+from mnistlab.recognition.predict import as_input_list, check_on_error, input_name, unreadable
 from mnistlab.recognition.segment import best_reading, find_line, hypotheses
 from mnistlab.recognition.wholeness import inputs, load_wholeness
 
 
 def read(model, inputs, *, on_error: str = "raise") -> list[dict]:
     """Read the number in each picture; one result dict per input, in input order (see the docstring)."""
-    if on_error not in ("raise", "collect"):
-        raise ValueError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
+    check_on_error(on_error)
     classifier = predicting_classifier(model)  # a run directory: its ONNX copy, without TensorFlow
     results = []
     for index, source in enumerate(as_input_list(inputs)):
@@ -37,9 +36,7 @@ def read(model, inputs, *, on_error: str = "raise") -> list[dict]:
         try:
             results.append({"file": name, **read_number(classifier, source, name)})
         except ImageError as error:
-            if on_error == "raise":
-                raise
-            results.append({"file": name, "error": str(error)})
+            results.append(unreadable(name, error, on_error))
     return results
 
 
