@@ -58,7 +58,7 @@ SLOW_MODULES = {
     "test_train_cli.py",
     "test_untrusted_models.py",
 }
-SLOW_FIXTURES = {"fastcnn_run", "keras_run", "forest_file", "trained_run", "model_path"}
+SLOW_FIXTURES = {"fastcnn_run", "ensemble_run", "keras_run", "forest_file", "trained_run", "model_path"}
 
 
 def pytest_collection_modifyitems(items):
@@ -108,6 +108,36 @@ def fastcnn_run(mnist_dir, shared_tmp) -> Path:
         predicting_classifier(folder)
 
     return build_once(shared_tmp / "fastcnn-run", train)
+
+
+# The zoo's ensemble at its smallest through `mnistlab.train`: asked for 4 `best` members with a budget every
+# member passes, so it stops at its minimum, 2 (one epoch on 256 examples each). Shared by the zoo contract
+# (test_models.py) and the ensemble tests (test_recipes.py).
+ENSEMBLE_RUN = {
+    "n_estimators": 4,
+    "budget_minutes": 0.001,
+    "epochs": 1,
+    "train_split": "train[:256]",
+    "progress": False,
+}
+
+
+@pytest.fixture(scope="session")
+def ensemble_run(mnist_dir, shared_tmp) -> Path:
+    """A finished tiny ensemble run directory (ENSEMBLE_RUN); read-only. What it said on stderr while
+    training is kept beside it, in ensemble-run.stderr."""
+    import contextlib
+    import io
+
+    import mnistlab
+
+    def train(folder: Path) -> None:
+        said = io.StringIO()
+        with contextlib.redirect_stderr(said):
+            mnistlab.train("ensemble", data_dir=str(mnist_dir), out=str(folder), **ENSEMBLE_RUN)
+        folder.with_name("ensemble-run.stderr").write_text(said.getvalue())
+
+    return build_once(shared_tmp / "ensemble-run", train)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ENSEMBLE_RUN
 
 import mnistlab
 from mnistlab.errors import MnistlabError
@@ -22,12 +23,13 @@ from mnistlab.models.registry import (
     list_models,
 )
 from mnistlab.training.config import resolve_config
+from mnistlab.training.run import load_run
 
 MODEL_NAMES = [spec.name for spec in list_models()]
 # The smallest run that still goes through every model's real training code: one epoch on 256 examples;
-# an ensemble of 2 members (its minimum), a forest of 3 trees.
+# a forest of 3 trees; the ensemble is the session's shared one (conftest.ENSEMBLE_RUN: 2 members).
 TINY_RUN = {"epochs": 1, "train_split": "train[:256]", "progress": False}
-SMALLEST = {"ensemble": {"n_estimators": 2}, "forest": {"n_estimators": 3}}
+SMALLEST = {"ensemble": ENSEMBLE_RUN, "forest": {"n_estimators": 3}}
 PROBE = 16  # test images compared between the model in memory and the one loaded from the run
 
 
@@ -46,13 +48,28 @@ def in_memory_probabilities(model, kind: str, images: np.ndarray) -> np.ndarray:
     return model.predict_proba(pixels.reshape(len(pixels), -1))
 
 
+def trained(name: str, settings: dict, folder, mnist_dir, request):
+    """The tiny run of `name` and its model's own outputs: for the ensemble, its members' mean (what the
+    saved model must compute), from the shared run; for every other model, the model still in memory."""
+    if name == "ensemble":
+        run = load_run(request.getfixturevalue("ensemble_run"))
+        members = [mnistlab.load_classifier(path).model for path in sorted((run.dir / "members").iterdir())]
+
+        def outputs(images):
+            return np.mean([in_memory_probabilities(model, "keras", images) for model in members], axis=0)
+
+        return run, outputs
+    run = mnistlab.train(name, data_dir=str(mnist_dir), out=str(folder), **settings)
+    return run, lambda images: in_memory_probabilities(run.model, get_spec(name).kind, images)
+
+
 def test_the_zoo_holds_the_tutorial_models():
     assert {"logreg", "mlp", "dnn", "cnn", "forest"} <= set(MODEL_NAMES)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODEL_NAMES)
-def test_model_contract(name, tmp_path, mnist_dir, test_split):
+def test_model_contract(name, tmp_path, mnist_dir, test_split, request):
     """Train a tiny run, load it back: the file gives the run's own test scores and the in-memory outputs."""
     spec = get_spec(name)
     assert spec.description and spec.kind in ("keras", "sklearn")
@@ -60,7 +77,7 @@ def test_model_contract(name, tmp_path, mnist_dir, test_split):
     resolve_config({"model": name}, spec.defaults)  # the recipe's settings, untouched, are valid ones
 
     settings = {**TINY_RUN, **SMALLEST.get(name, {})}
-    run = mnistlab.train(name, data_dir=str(mnist_dir), out=str(tmp_path / name), **settings)
+    run, outputs = trained(name, settings, tmp_path / name, mnist_dir, request)
     kept = {key: value for key, value in spec.defaults.items() if key not in settings}
     assert {key: run.config[key] for key in kept} == kept  # the run trained with the recipe's settings
     images, labels = test_split
@@ -85,7 +102,7 @@ def test_model_contract(name, tmp_path, mnist_dir, test_split):
     assert loss == pytest.approx(run.metrics["test_loss"], rel=1e-3)
     # ... and the one trained in memory: the same answers (the run's classifier may calibrate the raw
     # outputs, e.g. with a temperature, which moves probabilities but never their order)
-    in_memory = in_memory_probabilities(run.model, spec.kind, images[:PROBE])
+    in_memory = outputs(images[:PROBE])
     assert np.array_equal(probabilities[:PROBE].argmax(axis=1), in_memory.argmax(axis=1))
     assert np.array_equal(classifier.predict(images[:PROBE]), probabilities[:PROBE].argmax(axis=1))
 

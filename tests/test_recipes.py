@@ -134,22 +134,15 @@ def test_train_ensemble_trains_members_apart_and_saves_one_model(fastcnn_pair):
     assert run.config["model"] == "ensemble" and run.config["n_estimators"] == 2
 
 
-def test_train_ensemble_routes_through_mnistlab_train_and_stops_at_the_budget(mnist_dir, tmp_path, capsys):
-    import mnistlab
+def test_train_ensemble_routes_through_mnistlab_train_and_stops_at_the_budget(ensemble_run):
+    """conftest.ENSEMBLE_RUN: `mnistlab.train("ensemble", n_estimators=4, budget_minutes=0.001, ...)`."""
+    from mnistlab.training.run import load_run
 
-    run = mnistlab.train(
-        "ensemble",
-        n_estimators=4,
-        budget_minutes=0.001,  # 0.06 s: any member passes it, so the ensemble stops at its minimum, 2
-        epochs=1,
-        train_split="train[:1%]",
-        data_dir=str(mnist_dir),
-        out=str(tmp_path / "ens"),
-        progress=False,
-    )
+    run = load_run(ensemble_run)
     assert sorted(path.name for path in (run.dir / "members").iterdir()) == ["0", "1"]
     assert run.metrics["members"] == 2 and len(run.history) == 2
-    assert "stopping at 2 members" in capsys.readouterr().err
+    said = ensemble_run.with_name("ensemble-run.stderr").read_text()
+    assert "stopping at 2 members: one more would pass the 0.001-minute budget" in said
     assert run.config["n_estimators"] == 4 and run.config["budget_minutes"] == 0.001
     assert [json.loads((run.dir / "members" / i / "config.json").read_text())["model"] for i in "01"] == [
         "best",
