@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--plantings", type=int, default=1, help="Independent plantings (seeds 0..n-1).")
-    X
+    parser.add_argument("--filter-by", default=FILTER_BY, help="cleanlab's flagging rule.")
     parser.add_argument("--full-train", action="store_true", help="Also time the audit of MNIST train.")
     args = parser.parse_args()
     import os

@@ -24,7 +24,10 @@ from mnistlab import __version__
 from mnistlab.errors import MnistlabError
 
 # --help lists the commands in the order a newcomer meets them, not in the order they are registered
-JOURNEY = ("data", "models", "train", "evaluate", "runs", "audit", "predict", "read", "serve", "export", "bench")
+JOURNEY = (
+    "data", "models", "train", "evaluate", "runs", "audit",
+    "predict", "read", "serve", "export", "bench",
+)  # fmt: skip
 
 
 class JourneyOrder(TyperGroup):
