@@ -175,3 +175,57 @@ def test_hatching_is_refused_with_its_reason(page):
     assert page.text_content("#label") == "?"
     assert "not a digit" in page.text_content("#status")
     assert page.locator(".bar.best").count() == 0
+
+
+FOUR = [[(170, 40), (90, 160), (210, 160)], [(170, 40), (170, 240)]]  # a 4 leans on its ink: a clear map
+PREVIEW_PIXELS = """canvas => Array.from(
+    canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data)"""
+ASK_WITH_EXPLAIN = """() => new Promise(resolve => document.getElementById('pad').toBlob(async blob => {
+    const form = new FormData();
+    form.append('file', blob, 'drawing.png');
+    resolve(await (await fetch('/predict?explain=true', {method: 'POST', body: form})).json());
+}, 'image/png'))"""
+
+
+def expected_preview(answer: dict) -> np.ndarray:
+    """The preview the page should draw for an answer: RGB (28, 28, 3), as explanation.overlay colours."""
+    from mnistlab import explanation
+
+    seen = np.array(answer["seen"], dtype=np.float64)[..., None]
+    heat = np.array(answer["explanation"], dtype=np.float64)
+    strength = np.clip(heat / max(explanation.MIN_SHOWN_DROP, np.abs(heat).max()), -1, 1)[..., None]
+    colour = np.where(strength >= 0, explanation.EVIDENCE_FOR, explanation.EVIDENCE_AGAINST)
+    alpha = explanation.MAX_ALPHA * np.abs(strength)
+    return explanation.INK_SHADE * seen * (1 - alpha) + colour * alpha
+
+
+def test_explain_toggle_draws_the_map_over_what_the_model_saw(page):
+    page.click("#clear")
+    assert page.locator("#explanation-view").is_hidden()
+    page.click("#explain")
+    try:
+        assert page.get_attribute("#explain", "aria-pressed") == "true"
+        assert answer_after_drawing(page, FOUR) == "4"
+        page.wait_for_selector("#explanation-view", state="visible", timeout=15000)
+        drawn = np.array(page.eval_on_selector("#explanation", PREVIEW_PIXELS)).reshape(28, 28, 4)
+        answer = page.evaluate(ASK_WITH_EXPLAIN)  # the same pad again: the answer that was drawn
+        assert np.abs(answer["explanation"]).max() > 0.05 and (drawn[..., 3] == 255).all()
+        np.testing.assert_allclose(drawn[..., :3], expected_preview(answer), atol=1)  # as the PNGs draw it
+        red = (drawn[..., 0] > drawn[..., 1] + 40) & (drawn[..., 0] > drawn[..., 2] + 40)
+        assert (drawn[..., 1] > 40).sum() > 20 and red.sum() > 5  # grey ink, partly red
+        shown = page.locator("#explanation").bounding_box()
+        assert shown["width"] == pytest.approx(140, abs=1)  # enlarged on the page
+        page.click("#clear")
+        draw(page, HATCHING)  # a refusal has no map: the preview goes
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Not read')")
+        page.wait_for_timeout(500)
+        assert page.locator("#explanation-view").is_hidden()
+        assert answer_after_drawing(page, ONE) == "1"
+        page.wait_for_selector("#explanation-view", state="visible", timeout=15000)
+    finally:
+        page.click("#explain")
+    assert page.get_attribute("#explain", "aria-pressed") == "false"
+    assert page.locator("#explanation-view").is_hidden()  # off: no map
+    answer_after_drawing(page, SEVEN)
+    page.wait_for_timeout(500)
+    assert page.locator("#explanation-view").is_hidden()

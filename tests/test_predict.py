@@ -187,3 +187,52 @@ def test_transparent_canvas_png_is_read_like_a_drawing(model_path, mnist_dir):
     buffer = io.BytesIO()
     Image.fromarray(rgba).save(buffer, format="PNG")
     assert mnistlab.predict(model_path, [buffer.getvalue()])[0]["label"] == labels[0]
+
+
+def test_explain_adds_a_map_to_each_digit_read_and_none_to_a_refusal(model_path, photo_files, tmp_path):
+    from mnistlab.explanation import explain
+    from mnistlab.recognition.onnx_copy import predicting_classifier
+
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 80), 230).save(blank)
+    results = mnistlab.predict(model_path, [photo_files[0], blank, photo_files[1]], explain=True)
+    assert "explanation" not in results[1] and results[1]["label"] is None
+    for result, photo in zip((results[0], results[2]), photo_files[:2], strict=True):
+        heat = np.array(result["explanation"])
+        assert heat.shape == (28, 28) and heat.max() > 0
+        assert all(type(value) is float for row in result["explanation"] for value in row)  # plain JSON
+        digit = mnistlab.preprocess(str(photo))
+        expected = explain(predicting_classifier(model_path), digit[None], [result["label"]])[0]
+        np.testing.assert_allclose(heat, expected, atol=1e-3)  # rounded to 0.001
+    plain = mnistlab.predict(model_path, [photo_files[0]])[0]
+    assert "explanation" not in plain and plain["label"] == results[0]["label"]
+
+
+def test_show_with_explain_adds_the_map_over_the_digit(model_path, photo_files, tmp_path):
+    shown = tmp_path / "shown"
+    mnistlab.predict(model_path, photo_files[:1], show_dir=shown, explain=True)
+    with Image.open(shown / f"{photo_files[0].stem}.png") as sheet:
+        pixels = np.asarray(sheet).astype(int)
+    assert sheet.mode == "RGB" and sheet.height == 310
+    seen, explained = pixels[:280, -570:-290], pixels[:280, -280:]  # the digit, then the map over it
+    assert (seen[..., 0] == seen[..., 1]).all() and seen.max() == 255  # grey
+    reddish = (explained[..., 0] > explained[..., 1] + 60).sum()
+    assert reddish > 100, reddish  # the ink the answer rests on is coloured
+
+
+def test_cli_explain_prints_a_compact_map_in_json(model_path, photo_files, tmp_path, capsys):
+    explained = run_cli("predict", str(model_path), str(photo_files[0]), "--json", "--explain")
+    assert explained.returncode == 0, explained.stderr
+    (answer,) = json.loads(explained.stdout)
+    assert np.array(answer["explanation"]).shape == (28, 28)
+    assert len(explained.stdout.splitlines()) < 60  # a row of the map per line, not a number per line
+    assert "\n      [0.0, 0.0, 0.0," in explained.stdout
+
+    from mnistlab.cli import main
+
+    with pytest.raises(SystemExit) as done:  # nowhere to show the map: one line, before any work
+        main(["predict", str(model_path), str(photo_files[0]), "--explain"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --explain shows its maps in --json output or in --show pictures; add one of them"
+    )

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageDraw
 from recognition_support import load_benchmark_module, mnist_split, running_server
 
 import mnistlab
@@ -339,3 +339,58 @@ def test_real_http_server_answers_and_enforces_the_limit(small_limit_client, pho
             response = http.post(f"{url}/predict", content=endless_upload(4), headers=MULTIPART)
             assert response.status_code == 413
         assert httpx.get(f"{url}/health", timeout=30).json()["status"] == "ok"
+
+
+def test_explain_returns_the_map_and_the_picture_the_model_saw(app, client, test_digits, photo):
+    from mnistlab.explanation import explain
+
+    images, labels = test_digits
+    answer = client.post("/predict?explain=true", json={"pixels": images[1].tolist()}).json()
+    assert answer["label"] == labels[1]
+    heat, seen = np.array(answer["explanation"]), np.array(answer["seen"])
+    assert (
+        heat.shape == seen.shape == (28, 28)
+        and seen.dtype.kind == "i"
+        and 0 <= seen.min() < seen.max() <= 255
+    )
+    expected = explain(app.state.recognizer.classifier, seen[None].astype(np.uint8), [answer["label"]])[0]
+    np.testing.assert_allclose(heat, expected, atol=1e-3)
+    assert heat.max() > 0.01 and seen[heat > 0.5 * heat.max()].max() > 0  # it rests on the ink
+    data, label = photo  # an upload is explained too
+    uploaded = client.post("/predict?explain=TRUE", files={"file": ("p.jpg", data)}).json()
+    assert uploaded["label"] == label and np.array(uploaded["explanation"]).shape == (28, 28)
+    for query in ("", "?explain=false"):  # without it, the answer is as before
+        plain = client.post(f"/predict{query}", json={"pixels": images[1].tolist()})
+        assert plain.status_code == 200 and plain.json()["label"] == labels[1]
+        assert plain.json()["explanation"] is None and plain.json()["seen"] is None
+
+
+def test_explain_gives_a_refusal_no_map_and_a_bad_value_a_422(client, test_digits):
+    hatching = Image.new("L", (280, 280), 0)
+    draw = ImageDraw.Draw(hatching)
+    for k in range(6):
+        draw.line([(30 + 40 * k, 250), (70 + 40 * k, 30)], fill=255, width=20)
+    draw.line([(30, 140), (250, 150)], fill=255, width=20)
+    refused = client.post(
+        "/predict?explain=true", files={"file": ("h.png", png(np.asarray(hatching)))}
+    ).json()
+    assert refused["label"] is None and refused["reason"] and refused["explanation"] is None
+    no_ink = client.post("/predict?explain=true", json={"pixels": np.zeros((28, 28)).tolist()}).json()
+    assert no_ink["label"] is None and no_ink["explanation"] is None
+    pixels = {"pixels": test_digits[0][0].tolist()}
+    for query, shown in (("yes", "'yes'"), ("", "''"), ("true&explain=true", "'true', 'true'")):
+        response = client.post(f"/predict?explain={query}", json=pixels)
+        assert response.status_code == 422
+        assert response.json() == {"detail": f"explain must be given once, as true or false, not {shown}"}
+
+
+def test_openapi_documents_the_explain_option_and_fields(client):
+    schema = client.get("/openapi.json").json()
+    (parameter,) = schema["paths"]["/predict"]["post"]["parameters"]
+    assert parameter["name"] == "explain" and parameter["in"] == "query" and not parameter["required"]
+    assert parameter["schema"] == {"type": "boolean", "default": False}
+    fields = schema["components"]["schemas"]["Prediction"]["properties"]
+    rows = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+    assert {"type": "null"} in fields["explanation"]["anyOf"]
+    assert fields["explanation"]["anyOf"][0] == rows
+    assert fields["seen"]["anyOf"][0]["items"]["items"] == {"type": "integer"}

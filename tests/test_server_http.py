@@ -142,6 +142,9 @@ BAD_REQUESTS = {
         "POST", "/predict/batch", *pixels_json(json.dumps([[0] * 784] * (MAX_BATCH + 1)).encode()), 422,
         f"list of 1 to {MAX_BATCH} pictures",
     ),
+    "a bad explain value": lambda: (
+        "POST", "/predict?explain=maybe", *pixels_json(numbers(b"0")), 422, "as true or false, not 'maybe'"
+    ),
     "no such page": lambda: ("GET", "/nothing", None, {}, 404, "nothing at /nothing"),
     "a wrong method": lambda: ("DELETE", "/predict", None, {}, 405, "use POST"),
 }  # fmt: skip

@@ -36,6 +36,8 @@ _PUBLIC = {
     "predict": "mnistlab.recognition.predict:predict",
     "read": "mnistlab.recognition.read:read",
     "preprocess": "mnistlab.recognition.preprocess:preprocess",
+    "explain": "mnistlab.explanation:explain",
+    "audit": "mnistlab.evaluation.audit:audit",
     "MnistlabError": "mnistlab.errors:MnistlabError",
 }
 

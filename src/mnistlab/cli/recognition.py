@@ -2,6 +2,7 @@
 
     mnistlab predict runs/2026-11-23-fastcnn photo.jpg scan.png --top-k 3
     mnistlab predict model.onnx *.png --json --show seen/      # one JSON list; pictures of what it saw
+    mnistlab predict RUN seven.png --explain --show seen/      # ... and where it looked (occlusion map)
     mnistlab read runs/2026-11-23-fastcnn year.jpg             # year.jpg: 2026 (--json: digits and boxes)
     mnistlab export runs/2026-11-23-fastcnn --format onnx --out digits.onnx
     mnistlab serve runs/2026-11-23-fastcnn --port 8000         # drawing page at http://127.0.0.1:8000/
@@ -9,7 +10,9 @@
 predict answers every picture: with its digit, or refused (label null and a reason) when it does not
 hold one digit it can read (blank paper, a letter, a symbol, a scribble, several digits). read answers
 "(nothing read)" for a picture without ink. A file that is not a picture gets one "error: FILE: ..." line
-on stderr, and the exit status is then 2; the other files are still answered.
+on stderr, and the exit status is then 2; the other files are still answered. --explain adds each digit's
+occlusion map: in --json as "explanation" (28 rows of 28 floats, on one line each), in --show's pictures
+as a third panel.
 """
 
 from __future__ import annotations
@@ -43,11 +46,26 @@ def predict_command(
     show: Annotated[
         Path | None, typer.Option(help="Folder for one PNG per input: the picture beside what the model saw.")
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Add where the model looked: an occlusion map per digit read (28x28, probability lost when "
+            "each spot is hidden), as `explanation` in --json and over the digit in --show's pictures.",
+        ),
+    ] = False,
 ) -> None:
     """Recognize the digit in each picture (photos, scans, drawings), prepared like MNIST."""
+    from mnistlab.errors import MnistlabError
     from mnistlab.recognition.predict import predict
 
-    results = predict(model, files, top_k=top_k, threshold=threshold, show_dir=show, on_error="collect")
+    if explain and not (json_output or show):
+        raise MnistlabError(
+            "--explain shows its maps in --json output or in --show pictures; add one of them"
+        )
+    results = predict(
+        model, files, top_k=top_k, threshold=threshold, show_dir=show, on_error="collect", explain=explain
+    )
 
     def line(result: dict) -> str:
         ranking = ", ".join(f"{c['label']} {100 * c['probability']:.1f}%" for c in result["top_k"])
@@ -82,7 +100,7 @@ def echo_results(results: list[dict], json_output: bool, line) -> None:
     that could not be read, and then exit status 2."""
     answered = [result for result in results if "error" not in result]
     if json_output:
-        typer.echo(json.dumps(answered, indent=2))
+        typer.echo(json_text(answered))
     else:
         for result in answered:
             typer.echo(line(result))
@@ -91,6 +109,22 @@ def echo_results(results: list[dict], json_output: bool, line) -> None:
         print(f"error: {result['error']}", file=sys.stderr)
     if failed:
         raise typer.Exit(code=2)
+
+
+def json_text(value, depth: int = 0) -> str:
+    """JSON indented by 2, except that a list of numbers stays on one line: a 28 x 28 map takes 28 lines,
+    not 812, and a box [x0, y0, x1, y1] one."""
+    inner, outer = "  " * (depth + 1), "  " * depth
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(key)}: {json_text(item, depth + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{outer}}}"
+    numbers = isinstance(value, list) and all(
+        isinstance(item, (int, float)) and not isinstance(item, bool) for item in value
+    )
+    if isinstance(value, list) and value and not numbers:
+        items = [f"{inner}{json_text(item, depth + 1)}" for item in value]
+        return "[\n" + ",\n".join(items) + f"\n{outer}]"
+    return json.dumps(value)
 
 
 def export_command(

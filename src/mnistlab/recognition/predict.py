@@ -14,7 +14,10 @@ scribble, several digits) is refused: its label is None and `reason` says what i
 (see refuser.py; `threshold` trades refused digits against accepted non-digits). `show_dir` writes, per
 input, a PNG of the picture beside the 28 x 28 image the model saw. A file that is not a picture raises
 ImageError naming it, or with on_error="collect" becomes {"file": ..., "error": "..."} so the other
-inputs still get their answer.
+inputs still get their answer. `explain=True` adds to each digit read an "explanation": its occlusion map
+(28 rows of 28 floats, the probability of the label lost when that pixel's neighbourhood is hidden; see
+mnistlab/explanation.py), and with show_dir the map over the digit beside the picture; a refused picture
+gets none.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from mnistlab.errors import MnistlabError, setting
+from mnistlab.explanation import explain as occlusion_maps
+from mnistlab.explanation import overlay, rounded
 from mnistlab.files import atomic_path
 from mnistlab.recognition.images import ImageError, NoDigitError, read_image
 from mnistlab.recognition.onnx_copy import predicting_classifier
@@ -102,8 +107,31 @@ def unreadable(name: str, error: ImageError, on_error: str) -> dict:
     return {"file": name, "error": str(error)}
 
 
+def explained(classifier, results: list[dict], digits: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Add "explanation" (rounded nested lists) to each answer with a label; -> {position: (28, 28) map}.
+
+    All the digits go through the model in one batch: up to 169 occluded copies each (those hiding ink).
+    """
+    positions = [position for position in digits if results[position].get("label") is not None]
+    if not positions:
+        return {}
+    stack = np.stack([digits[position] for position in positions])  # (n, 28, 28) uint8
+    labels = [results[position]["label"] for position in positions]
+    maps = occlusion_maps(classifier, stack, labels)  # (n, 28, 28) float32
+    for position, heat in zip(positions, maps, strict=True):
+        results[position]["explanation"] = rounded(heat)
+    return dict(zip(positions, maps, strict=True))
+
+
 def predict(
-    model, inputs, top_k: int = 3, *, threshold: float | None = None, show_dir=None, on_error: str = "raise"
+    model,
+    inputs,
+    top_k: int = 3,
+    *,
+    threshold: float | None = None,
+    show_dir=None,
+    on_error: str = "raise",
+    explain: bool = False,
 ) -> list[dict]:
     """Classify each picture; one result dict per input, in input order (see the module docstring)."""
     check_on_error(on_error)
@@ -135,13 +163,23 @@ def predict(
         del answer["probabilities"]
         results[position].update(answer)
 
+    seen = dict(zip(prepared, digits, strict=True))  # position in results -> (28, 28) uint8
+    maps = explained(classifier, results, seen) if explain else {}
     if show_dir is not None:
-        show_all(Path(show_dir), sources, results, dict(zip(prepared, digits, strict=True)))
+        show_all(Path(show_dir), sources, results, seen, maps)
     return results
 
 
-def show_all(folder: Path, sources: list, results: list[dict], digits: dict[int, np.ndarray]) -> None:
-    """Write one PNG per readable input into folder: the picture, the model's view, the answer."""
+def show_all(
+    folder: Path,
+    sources: list,
+    results: list[dict],
+    digits: dict[int, np.ndarray],
+    maps: dict[int, np.ndarray] | None = None,
+) -> None:
+    """Write one PNG per readable input into folder: the picture, the model's view, the answer, and the
+    occlusion map over the digit where `maps` has one."""
+    maps = maps or {}
     used: set[str] = set()
     for index, (source, result) in enumerate(zip(sources, results, strict=True)):
         if "error" in result:
@@ -156,19 +194,27 @@ def show_all(folder: Path, sources: list, results: list[dict], digits: dict[int,
             else f"refused: {result['reason']}"
         )
         with atomic_path(folder / name) as tmp:
-            side_by_side(read_image(source), seen, caption).save(tmp, format="PNG")
+            side_by_side(read_image(source), seen, caption, maps.get(index)).save(tmp, format="PNG")
 
 
-def side_by_side(grey: np.ndarray, digit: np.ndarray, caption: str) -> Image.Image:
-    """Grey picture (H, W) in [0, 1] | the (28, 28) uint8 digit enlarged 10x, with a caption below."""
+def side_by_side(
+    grey: np.ndarray, digit: np.ndarray, caption: str, heat: np.ndarray | None = None
+) -> Image.Image:
+    """Grey picture (H, W) in [0, 1] | the (28, 28) uint8 digit enlarged 10x, with a caption below; with a
+    map (28, 28), a third panel: the map over the digit (RGB, red where the ink made the answer)."""
     picture = Image.fromarray(np.round(grey * 255).astype(np.uint8))
     width = max(1, round(picture.width * SHOW_HEIGHT / picture.height))
     picture = picture.resize((width, SHOW_HEIGHT), Image.Resampling.BILINEAR)
     seen = Image.fromarray(digit).resize((SHOW_HEIGHT, SHOW_HEIGHT), Image.Resampling.NEAREST)
     gap, caption_height = 10, 30
-    sheet = Image.new("L", (width + gap + SHOW_HEIGHT, SHOW_HEIGHT + caption_height), 255)
-    sheet.paste(picture, (0, 0))
-    sheet.paste(seen, (width + gap, 0))
+    panels = [picture, seen] if heat is None else [picture, seen, overlay(digit, heat, SHOW_HEIGHT // 28)]
+    sheet_width = sum(panel.width for panel in panels) + gap * (len(panels) - 1)
+    sheet = Image.new("L" if heat is None else "RGB", (sheet_width, SHOW_HEIGHT + caption_height), "white")
+    left = 0
+    for panel in panels:
+        sheet.paste(panel, (left, 0))
+        left += panel.width + gap
     draw = ImageDraw.Draw(sheet)
-    draw.text((4, SHOW_HEIGHT + 6), f"input | what the model saw: {caption}", fill=0)
+    said = f"input | what the model saw: {caption}" + (" | what it looked at" if heat is not None else "")
+    draw.text((4, SHOW_HEIGHT + 6), said, fill="black")
     return sheet

@@ -7,6 +7,8 @@
     GET  /               drawing page (mouse or touch), live prediction, probability bars, photo upload
     POST /predict        multipart field `file` (an image), or JSON {"pixels": 28x28 nested or 784 flat,
                          values 0..255}  ->  {"label": 7, "probabilities": [10 floats], "top_k": [...]}
+                         ?explain=true adds "explanation" (the occlusion map, 28 rows of 28 floats) and
+                         "seen" (the 28x28 picture the model saw) to an answer with a label
     POST /predict/batch  multipart: any number of `files` and/or `pixels` fields (JSON arrays), or JSON
                          {"pixels": [picture, ...]}  ->  {"results": [one answer or {error, status} each]}
     POST /read           a number written on one line, as for /predict  ->  {"text": "2026", "digits":
@@ -22,7 +24,8 @@ only after a 408, or after a 413 for a body that runs on past MAX_DRAIN_BYTES):
     413  a body over max_upload_mb, or a picture over the pixel limits of images.py
     415  a body that is neither JSON nor multipart/form-data, or a file that is not a supported image
     422  JSON that is invalid, over MAX_JSON_BYTES, too deeply nested or not {"pixels": ...}; pixels of the
-         wrong shape, type or range; no picture; more than MAX_BATCH; a picture without a digit
+         wrong shape, type or range; no picture; more than MAX_BATCH; a picture without a digit; an
+         `explain` other than true or false
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mnistlab import reporter
+from mnistlab.explanation import explain, rounded
 from mnistlab.recognition.images import ImageError, ImageTooLargeError, NoDigitError, UnreadableImageError
 from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
 from mnistlab.recognition.predict import answers, no_ink_answer
@@ -73,6 +77,14 @@ class Prediction(BaseModel):
     digit_probability: float = Field(description="how sure mnistlab is that the picture holds one digit")
     probabilities: list[float] = Field(description="one probability per class, 0 to 9 (empty: no ink)")
     top_k: list[Ranked] = Field(description=f"the {TOP_K} most probable digits, most probable first")
+    explanation: list[list[float]] | None = Field(
+        None,
+        description="with ?explain=true and a label: 28 rows of 28 numbers, the label's probability lost "
+        "when the 4x4 patches covering that pixel of `seen` are hidden (positive: evidence for the label)",
+    )
+    seen: list[list[int]] | None = Field(
+        None, description="with the explanation: the 28x28 picture the model saw, 0 (no ink) to 255"
+    )
 
 
 class PictureError(BaseModel):
@@ -152,6 +164,27 @@ def request_body(pixels: dict, form: dict) -> dict:
             },
         }
     }
+
+
+EXPLAIN_PARAMETER = {
+    "name": "explain",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "boolean", "default": False},
+    "description": "true: add the occlusion map (`explanation`) and the picture the model saw (`seen`) "
+    "to an answer with a label (169 more model inputs, one batch)",
+}
+
+
+def explain_option(request: Request) -> bool:
+    """The `explain` query parameter: true or false (any case), once; HTTP 422 otherwise."""
+    values = request.query_params.getlist("explain")
+    if not values:
+        return False
+    if len(values) == 1 and values[0].lower() in ("true", "false"):
+        return values[0].lower() == "true"
+    shown = ", ".join(repr(value[:20]) for value in values[:3])
+    raise HTTPException(422, f"explain must be given once, as true or false, not {shown}")
 
 
 def error_responses(*codes: int) -> dict:
@@ -303,11 +336,17 @@ class Recognizer:
         """Answers for prepared digits; a picture that is not one digit is refused (label null, reason)."""
         return answers(self.classifier, digits, TOP_K)
 
-    def one(self, source) -> dict:
+    def one(self, source, explained: bool = False) -> dict:
+        """One picture's answer; explained: with the occlusion map of a digit read (169 copies, one batch)."""
         try:
-            return self.answer([preprocess(source, name="upload")])[0]
+            digit = preprocess(source, name="upload")  # (28, 28) uint8
         except NoDigitError:
             return no_ink_answer()
+        answer = self.answer([digit])[0]
+        if explained and answer["label"] is not None:
+            heat = explain(self.classifier, digit[None], [answer["label"]])[0]
+            answer.update(explanation=rounded(heat), seen=digit.tolist())
+        return answer
 
     def many(self, sources: list) -> list[dict]:
         """Answers in input order; a picture that fails gets {"error", "status"} and the rest still count."""
@@ -378,12 +417,14 @@ def create_app(
         "/predict",
         response_model=Prediction,
         responses=error_responses(400, 408, 413, 415, 422),
-        openapi_extra=request_body(PICTURE, ONE_FILE_FORM),
+        openapi_extra={**request_body(PICTURE, ONE_FILE_FORM), "parameters": [EXPLAIN_PARAMETER]},
     )
     async def predict(request: Request):
-        """One picture (an uploaded image or 28x28 pixels) -> label, probabilities, top 3."""
+        """One picture (an uploaded image or 28x28 pixels) -> label, probabilities, top 3; with
+        ?explain=true, also where the model looked."""
+        explained = explain_option(request)  # before the body: a bad option costs no reading
         sources = await recognizer.read(request, batch=False)
-        return await recognizer.run(recognizer.one, sources[0])
+        return await recognizer.run(recognizer.one, sources[0], explained)
 
     @app.post(
         "/predict/batch",

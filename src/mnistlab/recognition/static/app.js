@@ -3,7 +3,9 @@
 // POST /read, the digits read with their boxes drawn over the pad). The canvas is sent as a PNG with a
 // transparent background, exactly like an uploaded drawing; the server prepares it like MNIST. At most
 // one request is in flight: strokes made meanwhile are sent as soon as the answer arrives. An uploaded
-// photo is sent as it is, and drawn onto the pad so that what was read can be seen on it.
+// photo is sent as it is, and drawn onto the pad so that what was read can be seen on it. With Explain on
+// (one-digit mode), /predict?explain=true also returns the 28 x 28 picture the model saw and its occlusion
+// map, drawn as a small preview: the ink in grey, red where hiding it costs the answer probability.
 "use strict";
 
 const MODES = {
@@ -35,12 +37,23 @@ const confidenceView = document.getElementById("confidence");
 const statusView = document.getElementById("status");
 const barsView = document.getElementById("bars");
 const digitsView = document.getElementById("digits");
+const explainButton = document.getElementById("explain");
+const explanationView = document.getElementById("explanation-view");
+const explanationCanvas = document.getElementById("explanation");
+
+// The same colours as mnistlab/explanation.py's overlay, so the page and the PNGs read alike.
+const INK_SHADE = 0.75; // the brightest ink is drawn at 75% white
+const MAX_ALPHA = 0.7; // the colour's opacity at the map's largest drop
+const MIN_SHOWN_DROP = 0.01; // probability: full colour stands for at least this drop
+const EVIDENCE_FOR = [230, 40, 30];
+const EVIDENCE_AGAINST = [40, 110, 240];
 
 let mode = "digit";
 let drawing = false;
 let hasInk = false;
 let inFlight = false;
 let dirty = false; // the pad changed since the last request was sent
+let explaining = false; // the Explain toggle
 // Where the picture that was read lies on the pad: the pad itself, or an uploaded photo scaled onto it.
 let view = { scale: 1, left: 0, top: 0 };
 
@@ -75,6 +88,32 @@ function showAnswer(answer) {
     bar.querySelector(".value").textContent = `${(100 * probability).toFixed(1)}%`;
     bar.classList.toggle("best", digit === answer.label);
   });
+  drawExplanation(explaining ? answer : null);
+}
+
+// answer.seen (28 rows of 0..255) in grey, answer.explanation (28 rows of probability drops) in colour
+// on top; hidden when there is none (Explain off, or a refused picture).
+function drawExplanation(answer) {
+  if (!answer || !answer.explanation || !answer.seen) {
+    explanationView.hidden = true;
+    return;
+  }
+  const size = answer.seen.length;
+  explanationCanvas.width = explanationCanvas.height = size;
+  const heat = answer.explanation.flat();
+  const scale = Math.max(MIN_SHOWN_DROP, ...heat.map(Math.abs));
+  const pixels = explanationCanvas.getContext("2d").createImageData(size, size);
+  answer.seen.flat().forEach((value, index) => {
+    const strength = Math.max(-1, Math.min(1, heat[index] / scale));
+    const colour = strength >= 0 ? EVIDENCE_FOR : EVIDENCE_AGAINST;
+    const alpha = MAX_ALPHA * Math.abs(strength);
+    for (let channel = 0; channel < 3; channel++) {
+      pixels.data[4 * index + channel] = INK_SHADE * value * (1 - alpha) + colour[channel] * alpha;
+    }
+    pixels.data[4 * index + 3] = 255;
+  });
+  explanationCanvas.getContext("2d").putImageData(pixels, 0, 0);
+  explanationView.hidden = false;
 }
 
 function showReading(reading) {
@@ -129,12 +168,15 @@ function resetAnswer(message) {
   });
   digitsView.replaceChildren();
   marks.clearRect(0, 0, overlay.width, overlay.height);
+  explanationView.hidden = true;
 }
 
 async function send(blob, name) {
   const form = new FormData();
   form.append("file", blob, name);
-  const response = await fetch(MODES[mode].endpoint, { method: "POST", body: form });
+  const explained = mode === "digit" && explaining;
+  const url = MODES[mode].endpoint + (explained ? "?explain=true" : "");
+  const response = await fetch(url, { method: "POST", body: form });
   const body = await response.json();
   if (!response.ok) {
     throw new Error(typeof body.detail === "string" ? body.detail : `error ${response.status}`);
@@ -263,6 +305,16 @@ async function drawPhoto(file) {
 }
 
 document.getElementById("clear").addEventListener("click", clearPad);
+explainButton.addEventListener("click", () => {
+  explaining = !explaining;
+  explainButton.setAttribute("aria-pressed", String(explaining));
+  if (!explaining) {
+    explanationView.hidden = true;
+  } else if (hasInk) {
+    dirty = true; // ask again, for the map of what is on the pad
+    predictDrawing();
+  }
+});
 document.getElementById("mode-digit").addEventListener("click", () => setMode("digit"));
 document.getElementById("mode-number").addEventListener("click", () => setMode("number"));
 
