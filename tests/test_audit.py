@@ -13,7 +13,7 @@ from recognition_support import load_benchmark_module
 from mnistlab.data.registry import unregister_dataset
 from mnistlab.data.splits import SplitSpec
 from mnistlab.errors import MnistlabError
-from mnistlab.evaluation.audit import ISSUES_FILE, SHEET_FILE, plan_jobs, rank_issues
+from mnistlab.evaluation.audit import ISSUES_FILE, SHEET_FILE, doubted_rows, plan_jobs, rank_issues
 
 PLANTED_EXAMPLES = 4000  # train[:4000] of the MNIST file, 5% of its labels moved (bench_audit.plant)
 PLANTED_RATE = 0.05
@@ -148,3 +148,39 @@ def test_the_cli_refuses_a_split_the_dataset_lacks(capsys, tmp_path):
     assert stop.value.code != 0
     [line] = capsys.readouterr().err.splitlines()
     assert "no split 'validation'" in line and "train, test" in line
+
+
+@pytest.mark.slow
+def test_evaluate_sets_the_doubted_labels_aside_and_marks_them(fastcnn_run, mnist_dir, tmp_path):
+    import mnistlab
+    from mnistlab.evaluation.evaluation import evaluate_to_dir
+
+    in_file_order = mnistlab.load("mnist", split="test", order="idx", data_dir=mnist_dir)
+    file_labels = np.asarray(in_file_order["label"])
+    doubted = [3, 17, 4000, 9999]  # file indices an audit might name
+    issues = [
+        {"split": "test", "file_index": index, "label": int(file_labels[index]), "suggested": 0, "score": 0.1}
+        for index in doubted
+    ]
+    audit_dir = tmp_path / "audit"
+    audit_dir.mkdir()
+    (audit_dir / ISSUES_FILE).write_text(json.dumps({"dataset": "mnist", "split": "test", "issues": issues}))
+
+    evaluation, out = evaluate_to_dir(fastcnn_run, split="test", out_dir=tmp_path / "eval", audit=audit_dir)
+    rows = evaluation.doubted
+    assert len(rows) == 4
+    # the rows are the same pictures as the file indices: tfds order is not the file's order
+    np.testing.assert_array_equal(
+        np.sort(evaluation.images[rows].reshape(4, -1), axis=0),
+        np.sort(in_file_order["image"][doubted].reshape(4, -1), axis=0),
+    )
+    kept = np.setdiff1d(np.arange(len(evaluation.labels)), rows)
+    expected = float(np.mean(evaluation.predictions[kept] == evaluation.labels[kept]))
+    aside = json.loads((out / "metrics.json").read_text())["set_aside"]
+    assert aside["accuracy"] == pytest.approx(expected) and aside["examples"] == len(kept) == 9996
+    assert "doubted labels set aside" in (out / "report.html").read_text()
+
+    with pytest.raises(MnistlabError, match="audits mnist test, not mnist train"):
+        doubted_rows(audit_dir, "mnist", "train")
+    with pytest.raises(MnistlabError, match="is not an audit's issues.json"):
+        doubted_rows(tmp_path / "eval" / "metrics.json", "mnist", "test")

@@ -230,8 +230,10 @@ def test_plot_methods_return_figures(keras_evaluation):
         figure = getattr(keras_evaluation, f"plot_{name}")()
         assert isinstance(figure, Figure), name
         assert figure.axes, name
-    # one row per Conv2D layer, each with the input image and 8 channels
-    assert len(keras_evaluation.plot_feature_maps().axes) == 2 * (1 + 8)
+    # per Conv2D layer (2): the input image and one mosaic of all its channels (feature_maps.py)
+    assert len(keras_evaluation.plot_feature_maps().axes) == 2 * 2
+    assert isinstance(keras_evaluation.plot_reliability(), Figure)
+    assert keras_evaluation.plot_robustness() is None  # until measure_robustness has run
 
 
 def test_probability_bars_for_any_examples(keras_evaluation):

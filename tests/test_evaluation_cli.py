@@ -65,15 +65,45 @@ def test_table_output(trained_run, mnist_dir, tmp_path, capsys, monkeypatch):
     assert sorted(path.name for path in out_dir.iterdir()) == sorted(
         [
             "metrics.json",
+            "probabilities.npy",
             "report.html",
+            "reliability.png",
             "confusion_matrix.png",
             "per_class_accuracy.png",
             "misclassified.png",
             "samples.png",
             "class_distribution.png",
-            "training_curves.png",
-        ]
+        ]  # no training_curves.png: a one-epoch run has no curve to draw (plots.MIN_CURVE_EPOCHS)
     )
+
+
+def test_robustness_json_table_and_report(trained_run, mnist_dir, tmp_path):
+    from mnistlab.evaluation.robustness import CORRUPTIONS
+
+    run_dir = shutil.copytree(trained_run, tmp_path / "run")
+    args = ("evaluate", str(run_dir), "--split", "test[:500]", "--robustness", "--robustness-limit", "100")
+    result = run_cli(*args, "--json", mnist_dir=mnist_dir)
+    assert result.returncode == 0, result.stderr
+    robustness = json.loads(result.stdout)["robustness"]
+    assert robustness["examples"] == 100 and robustness["seed"] == 0
+    assert [row["name"] for row in robustness["corruptions"]] == list(CORRUPTIONS)
+    assert all(len(row["accuracy"]) == 3 for row in robustness["corruptions"])
+    out_dir = run_dir / "eval-test-to-500"
+    assert json.loads((out_dir / "metrics.json").read_text())["robustness"] == robustness
+    assert (out_dir / "robustness.png").is_file() and (out_dir / "robustness_examples.png").is_file()
+    assert 'id="robustness-table"' in (out_dir / "report.html").read_text()
+
+    table = run_cli(*args, mnist_dir=mnist_dir)
+    assert table.returncode == 0, table.stderr
+    assert "accuracy under corruptions (100 test digits" in table.stdout
+    rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") == 6}
+    assert f"{robustness['corruptions'][0]['accuracy'][2]:.2%}" in rows["gaussian_noise"]
+    assert "robustness: jpeg" in table.stderr  # progress, one line per corruption
+
+    bad = run_cli("evaluate", str(run_dir), "--robustness", "--robustness-limit", "0", mnist_dir=mnist_dir)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
+    assert "--robustness-limit" in bad.stderr
 
 
 def test_model_that_does_not_fit_the_dataset_is_one_error_line(tmp_path, mnist_dir, capsys):

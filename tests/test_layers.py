@@ -22,7 +22,10 @@ import mnistlab
 
 SOURCE = Path(mnistlab.__file__).parent
 FOUNDATION = {"errors", "files", "rundir", "reporter", "metrics"}
-RANKS = {"data": 1, "models": 2, "classifier": 3, "training": 4, "evaluation": 5, "recognition": 5, "cli": 6}
+RANKS = {
+    "data": 1, "models": 2, "classifier": 3, "training": 4, "explanation": 4, "evaluation": 5,
+    "recognition": 5, "cli": 6,
+}  # fmt: skip
 FACADE = 6  # mnistlab/__init__.py, beside the CLI
 MAIN = 7  # python -m mnistlab
 

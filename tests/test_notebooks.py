@@ -17,6 +17,20 @@ NOTEBOOKS = sorted(path.name for path in EXAMPLES.glob("*.ipynb"))
 
 pytestmark = pytest.mark.slow
 
+# What each tutorial leaves in its folder when it ran to the end (glob patterns)
+LEAVES = {
+    "01_tfds_tour.ipynb": ["runs/*-mlp/model.keras"],
+    "02_deep_mlp.ipynb": ["runs/*-dnn/model.keras"],
+    "03_keras_quickstart.ipynb": ["runs/*-mlp/model.keras"],
+    "04_custom_cnn.ipynb": [
+        "saved_models/epoch-2/saved_model.pb",  # the hand-written loop's SavedModel per epoch
+        "saved_models/epoch-1/saved_model.pb",
+        "runs/*-cnn/checkpoints/epoch-0001.saved_model/saved_model.pb",  # mnistlab's, the same
+        "runs/*-cnn/checkpoints/epoch-0002.saved_model/saved_model.pb",
+    ],
+    "05_from_scratch.ipynb": ["runs/*-logreg/model.keras", "runs/*-forest/model.skops"],
+}
+
 
 def runner():
     spec = importlib.util.spec_from_file_location("run_notebooks", EXAMPLES / "run_notebooks.py")
@@ -26,7 +40,7 @@ def runner():
 
 
 def test_the_tutorials_are_all_there():
-    assert NOTEBOOKS and NOTEBOOKS[0] == "01_tfds_tour.ipynb"
+    assert NOTEBOOKS == sorted(LEAVES)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -46,6 +60,8 @@ def test_a_notebook_runs_in_tiny_mode_and_shows_its_pictures(name, mnist_dir, tm
     assert not [output for output in outputs if output.output_type == "error"]
     assert any("image/png" in output.get("data", {}) for output in outputs)  # pictures render inline
     assert list(tmp_path.glob("runs/*")), "the notebook's runs land in its own folder"
+    for pattern in LEAVES[name]:
+        assert list(tmp_path.glob(pattern)), f"{name} left no {pattern}"
 
 
 @pytest.mark.accuracy

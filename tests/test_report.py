@@ -18,6 +18,7 @@ from mnistlab.evaluation.evaluation import evaluate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
+PICTURE_COUNT = 10  # every picture the report can hold (report.PICTURES)
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +28,10 @@ def keras_run(tmp_path_factory, mnist_dir):
 
 @pytest.fixture(scope="module")
 def written(keras_run, mnist_dir, tmp_path_factory):
-    """An evaluation written to a folder, with a hostile string in the run config to test escaping."""
+    """An evaluation written to a folder, with a hostile string in the run config to test escaping, and the
+    robustness table measured (on 200 digits) so that every picture the report can hold is in it."""
     result = evaluate(keras_run, split=EVAL_SPLIT, data_dir=mnist_dir)
+    result.measure_robustness(limit=200)
     result.classifier.config = {**result.config, "note": "<script>alert('x')</script>"}
     out_dir = tmp_path_factory.mktemp("written")
     return result, result.write(out_dir)
@@ -59,6 +62,9 @@ def test_pictures_are_valid_pngs(written):
         "class_distribution",
         "training_curves",
         "feature_maps",
+        "reliability",
+        "robustness",
+        "robustness_examples",
     }
     assert expected <= set(paths)
     for name in expected:
@@ -79,6 +85,28 @@ def test_metrics_json_matches_the_evaluation(written):
     assert saved["accuracy"] == result.accuracy
     assert saved["confusion_matrix"] == result.confusion_matrix.tolist()
     assert saved["split"] == EVAL_SPLIT and saved["dataset"] == "mnist"
+    assert saved["calibration"] == {"temperature": 1.0, "ece": result.metrics["calibration_error"],
+                                    "ece_before": result.metrics["calibration_error"]}  # fmt: skip
+    assert saved["robustness"] == result.robustness and saved["robustness"]["examples"] == 200
+    np.testing.assert_array_equal(np.load(paths["probabilities"]), result.probabilities)
+
+
+def test_pictures_come_before_the_config_and_model_tables(written):
+    from mnistlab.evaluation.report import PICTURES
+
+    assert len(PICTURES) == PICTURE_COUNT
+    html = written[1]["report"].read_text()
+    body = html[html.index('<h2 id="summary">') :]
+    positions = [body.index(f'<h2 id="{name}">') for name in PICTURES]
+    assert 0 < min(positions) and max(positions) < body.index('<h2 id="config">') < body.index(
+        '<h2 id="model">'
+    )
+    # the robustness table sits with its picture, and says which tfds corruptions it leaves out
+    table = body.index('id="robustness-table"')
+    assert body.index('<h2 id="robustness">') < table < body.index('<h2 id="robustness_examples">')
+    assert "not covered here" in body and "glass_blur" in body and "canny_edges" in body
+    for row in written[0].robustness["corruptions"]:
+        assert f"<td>{row['name']}</td>" in body
 
 
 def test_report_is_self_contained_and_escaped(written):
@@ -87,7 +115,7 @@ def test_report_is_self_contained_and_escaped(written):
     parser = _Resources()
     parser.feed(html)
     images = [url for tag, url in parser.urls if tag == "img"]
-    assert len(images) == 7
+    assert len(images) == PICTURE_COUNT
     assert all(url.startswith("data:image/png;base64,") for url in images)
     external = [url for _, url in parser.urls if not url.startswith(("data:", "#"))]
     assert external == []
@@ -138,7 +166,7 @@ def test_report_renders_in_chromium_without_requests(written):
             title = page.title()
         finally:
             browser.close()
-    assert len(sizes) == 7
+    assert len(sizes) == PICTURE_COUNT
     assert all(complete and width > 0 and height > 0 for complete, width, height in sizes), sizes
     assert "tiny_cnn" in title
     outside = [url for url in requested if not (url.startswith("data:") or url == page_url)]

@@ -49,11 +49,11 @@ def test_training_writes_a_self_contained_report(trained_run):
     html = (trained_run / "report.html").read_text()
     parser = _Images()
     parser.feed(html)
-    # curves, confusion matrix, per-class accuracy, mistakes, samples, class distribution; an MLP has no
-    # feature maps
+    # confusion matrix, per-class accuracy, calibration, mistakes, samples, class distribution; an MLP
+    # has no feature maps, and one epoch draws no training curve
     assert len(parser.sources) == 6
     assert all(source.startswith("data:image/png;base64,") for source in parser.sources)
-    assert "Feature maps" not in html
+    assert "Feature maps" not in html and "Training curves" not in html
     assert f"{metrics['test_accuracy']:.2%}" in html  # the report agrees with metrics.json
     assert f"{metrics['train_seconds']:.1f} s" in html
     assert "train[:5%]" in html and "Dense" in html

@@ -105,6 +105,15 @@ def test_runs_cli_missing_folder_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_runs_holds_compare_and_still_lists_by_itself(runs_dir):
+    helped = _run_cli("runs", "--help")
+    assert helped.returncode == 0 and "compare" in helped.stdout and "--sort" in helped.stdout
+    listed = _run_cli("runs", "--dir", str(runs_dir), "--json")  # options alone: the leaderboard, as before
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 5
+    usage = _run_cli("runs", "compare", str(runs_dir))  # B missing: a usage error, not a traceback
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr and "Missing argument" in usage.stderr
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, mnist_dir):
     return build_trained_run(tmp_path_factory.getbasetemp(), mnist_dir)

@@ -135,6 +135,9 @@ def test_python_api_returns_a_run(in_tmp):
         (["--resume", "finished"], "finished is already complete"),
         (["--resume", "unfinished", "--epochs", "3"], "drop epochs"),
         (["--model", "mlp", "--out", "finished"], "already exists and is not empty"),
+        (["--model", "forest", "--monitor-split", "test"], "monitor_split: forest is a sklearn model"),
+        (["--model", "mlp", "--monitor-split", "valid"], "valid"),
+        (["--model", "mlp", "--checkpoint-format", "pb"], "checkpoint_format='pb': choose one of"),
     ],
 )
 def test_user_errors_are_one_line(in_tmp, capsys, args, message):

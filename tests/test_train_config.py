@@ -43,6 +43,8 @@ def test_ints_are_accepted_for_floats_and_saved_configs_round_trip():
         ({"early_stopping": 2}, "early_stopping needs validation data"),
         ({"dropout": 1.0}, "dropout=1.0"),
         ({"threads": -2}, "threads=-2"),
+        ({"monitor_split": "test[1:2:3]"}, "monitor_split: `test[1:2:3]`: expected `split[start:stop]`"),
+        ({"checkpoint_format": "h5"}, "checkpoint_format='h5': choose one of keras, saved_model"),
     ],
 )
 def test_bad_settings_name_the_problem(settings, message):

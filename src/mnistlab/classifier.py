@@ -4,6 +4,7 @@
     clf.predict_proba(images)                           # images: uint8 (N, 28, 28[, 1]) -> (N, C) float32
     clf.check_fits("mnist", (28, 28, 1), num_classes=10)  # MnistlabError unless it takes these images
     clf.params, clf.layers()                            # the size and the summary table of the report
+    clf.summary()                                       # Keras' model.summary(), or a short layer table
 
     KerasClassifier(model, path)      # a keras.Model            (model.keras)
     SklearnClassifier(model, path)    # a scikit-learn estimator (model.skops), e.g. the random forest
@@ -132,6 +133,25 @@ class Classifier:
         """The Keras Conv2D layers whose feature maps can be drawn (none unless a Keras CNN)."""
         return []
 
+    def summary(self, print_fn=print) -> None:
+        """Print the model's layers: name, type, output shape and parameters, one line each."""
+        rows = [("layer", "type", "output shape", "params")]
+        rows += [
+            (
+                row["name"],
+                row["type"],
+                row["output_shape"],
+                "-" if row["params"] is None else f"{row['params']:,}",
+            )
+            for row in self.layers()
+        ]
+        widths = [max(len(str(row[column])) for row in rows) for column in range(4)]
+        print_fn(f"{self.kind} model {self.path.name}")
+        for row in rows:
+            print_fn("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+        if self.params is not None:
+            print_fn(f"total parameters: {self.params:,}")
+
     def _probabilities(self, pixels: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -224,6 +244,10 @@ class KerasClassifier(Classifier):
             }
             for layer in self.model.layers
         ]
+
+    def summary(self, print_fn=print) -> None:
+        """Keras' own model.summary(): layers, output shapes, parameters (trainable or not)."""
+        self.model.summary(print_fn=print_fn if print_fn is not print else None)
 
     def conv_layers(self) -> list:
         import keras

@@ -63,21 +63,33 @@ def cross_entropy(labels: np.ndarray, probabilities: np.ndarray) -> float | None
     return float(-np.mean(np.log(np.clip(picked, EPSILON, 1 - EPSILON))))
 
 
+def calibration_bins(labels: np.ndarray, probabilities: np.ndarray, bins: int = 15) -> dict[str, np.ndarray]:
+    """The reliability table behind the calibration error: the top probability of each example put in one of
+    `bins` equal-width confidence bins over [0, 1] (1.0 in the last).
+
+    Returns (bins,) arrays: `count` (int64 examples), `confidence` (mean top probability) and `accuracy`
+    (fraction right); both means are 0 in an empty bin.
+    """
+    probabilities = np.asarray(probabilities)
+    confidence = probabilities.max(axis=1).astype(np.float64)
+    correct = (probabilities.argmax(axis=1) == np.asarray(labels)).astype(np.float64)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    count = np.bincount(which, minlength=bins)
+    return {
+        "count": count.astype(np.int64),
+        "confidence": _safe_divide(np.bincount(which, weights=confidence, minlength=bins), count),
+        "accuracy": _safe_divide(np.bincount(which, weights=correct, minlength=bins), count),
+    }
+
+
 def calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 15) -> float | None:
     """Expected calibration error: how far the top probability is from the accuracy, averaged over
     `bins` equal-width confidence bins weighted by their size (Guo et al. 2017); 0 is perfectly calibrated."""
     if len(labels) == 0:
         return None
-    probabilities = np.asarray(probabilities)
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == np.asarray(labels)
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    gap = 0.0
-    for index in range(bins):
-        members = which == index
-        if members.any():
-            gap += members.mean() * abs(float(correct[members].mean()) - float(confidence[members].mean()))
-    return float(gap)
+    table = calibration_bins(labels, probabilities, bins)
+    weights = table["count"] / table["count"].sum()
+    return float(np.sum(weights * np.abs(table["accuracy"] - table["confidence"])))
 
 
 def accuracy(labels: np.ndarray, probabilities: np.ndarray) -> float:

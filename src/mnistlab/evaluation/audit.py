@@ -27,6 +27,7 @@ examples with their given and suggested labels) and probabilities.npy ((N, C) fl
 from __future__ import annotations
 
 import io
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,3 +264,34 @@ def audit(
     plt.close(figure)
     atomic_write_json(out / ISSUES_FILE, found.to_dict())
     return found
+
+
+def doubted_rows(audit_path: str | Path, dataset: str, split: str, data_dir=None) -> tuple[np.ndarray, Path]:
+    """The rows (tfds order, as `load` returns the split) whose labels an audit doubts, and its issues file.
+
+    audit_path: an audit's work folder or its issues.json; it must be an audit of this dataset and of this
+    whole split (the rows of a slice would need the slice's own audit).
+    """
+    from mnistlab.data.cache import split_arrays
+    from mnistlab.data.order import inverse
+    from mnistlab.data.registry import get_dataset
+
+    path = Path(audit_path)
+    path = path / ISSUES_FILE if path.is_dir() else path
+    try:
+        found = json.loads(path.read_text())
+        audited, issues = (found["dataset"], found["split"]), found["issues"]
+        file_indices = np.array([issue["file_index"] for issue in issues], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise MnistlabError(
+            f"{path} is not an audit's {ISSUES_FILE} ({error}); pass the folder `mnistlab audit` wrote"
+        ) from error
+    if audited != (dataset, split):
+        raise MnistlabError(
+            f"{path} audits {audited[0]} {audited[1]}, not {dataset} {split}; evaluate that split, or audit "
+            f"this one with `mnistlab audit --dataset {dataset} --split {split}`"
+        )
+    positions = np.asarray(split_arrays(get_dataset(dataset), split, data_dir).positions)
+    if len(file_indices) and (file_indices.min() < 0 or file_indices.max() >= len(positions)):
+        raise MnistlabError(f"{path} names examples {split} does not have; audit it again")
+    return np.sort(inverse(positions)[file_indices]), path

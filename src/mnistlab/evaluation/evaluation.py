@@ -6,6 +6,8 @@
     result.misclassified(limit=8).indices                          # the most confident mistakes first
     result.plot_confusion_matrix()                                 # a matplotlib Figure
     result.write("out/")                                           # metrics.json, *.png, report.html
+    result.measure_robustness(limit=2000)                          # accuracy under corruptions (robustness)
+    result.set_aside("runs/audit-mnist-test")                       # accuracy without the doubted labels
 
 The dataset defaults to the run's config.json "dataset", else mnist; the model must fit its images
 and its classes.
@@ -23,7 +25,8 @@ import numpy as np
 from mnistlab.classifier import Classifier, load_classifier
 from mnistlab.data.load import load
 from mnistlab.errors import MnistlabError
-from mnistlab.evaluation import feature_maps, plots
+from mnistlab.evaluation import feature_maps, plots, reliability
+from mnistlab.evaluation import robustness as corruptions  # `robustness` names the result field below
 from mnistlab.metrics import compute_metrics
 from mnistlab.rundir import HISTORY_FILE, REPORT_FILE, read_metrics
 
@@ -59,6 +62,9 @@ class Evaluation:
     probabilities: np.ndarray  # (N, C) float32 model outputs
     metrics: dict  # see metrics.compute_metrics
     data_dir: str | Path | None = None
+    robustness: dict | None = None  # see measure_robustness
+    set_aside_labels: dict | None = None  # see set_aside
+    doubted: np.ndarray | None = None  # (D,) rows whose labels an audit doubts, marked in the gallery
 
     @property
     def accuracy(self) -> float:
@@ -88,6 +94,11 @@ class Evaluation:
     @property
     def model_name(self) -> str:
         return str(self.config.get("model") or self.classifier.path.stem)
+
+    @property
+    def calibration(self) -> dict:
+        """{"temperature", "ece", "ece_before"}: the calibration error after and before temperature scaling"""
+        return reliability.calibration_summary(self.labels, self.probabilities, self.classifier.temperature)
 
     @property
     def run_metrics(self) -> dict:
@@ -134,6 +145,9 @@ class Evaluation:
             "split": self.split,
             "class_names": list(self.class_names),
             **self.metrics,
+            "calibration": self.calibration,
+            **({"robustness": self.robustness} if self.robustness is not None else {}),
+            **({"set_aside": self.set_aside_labels} if self.set_aside_labels is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -145,13 +159,32 @@ class Evaluation:
 
     def plot_misclassified(self, limit: int = GALLERY_SIZE):
         wrong = self.misclassified(limit=limit)
+        doubted = set() if self.doubted is None else set(self.doubted.tolist())
         return plots.probability_bars_figure(
             wrong.images,
             wrong.labels,
             wrong.probabilities,
             self.class_names,
             empty="no misclassified examples",
+            notes=["label doubted by the audit" if row in doubted else "" for row in wrong.indices.tolist()],
         )
+
+    def set_aside(self, audit_path) -> dict:
+        """Accuracy with the labels an audit (`mnistlab audit` of this dataset and split) doubts set aside;
+        kept in self.set_aside_labels (to_dict, the report), and the gallery marks those examples."""
+        from mnistlab.evaluation.audit import doubted_rows
+
+        self.doubted, issues_file = doubted_rows(audit_path, self.dataset, self.split, self.data_dir)
+        kept = np.ones(len(self.labels), dtype=bool)
+        kept[self.doubted] = False
+        right = self.predictions[kept] == self.labels[kept]
+        self.set_aside_labels = {
+            "audit": str(issues_file),
+            "doubted": int(len(self.doubted)),
+            "examples": int(kept.sum()),
+            "accuracy": float(right.mean()) if len(right) else None,
+        }
+        return self.set_aside_labels
 
     def plot_probabilities(self, indices=range(9), columns: int = 3):
         """Any examples of the split (by default the first 9), each beside its probability bars: the true
@@ -182,6 +215,28 @@ class Evaluation:
     def plot_feature_maps(self, index: int = 0):
         """Conv2D activations for example `index` of the split (None unless the model is a Keras CNN)."""
         return feature_maps.feature_maps_figure(self.classifier, self.images[index])
+
+    def plot_reliability(self):
+        """Reliability diagram(s): before and after the run's temperature scaling (None for logits)."""
+        return reliability.reliability_figure(self.labels, self.probabilities, self.classifier.temperature)
+
+    def measure_robustness(self, limit: int | None = corruptions.DEFAULT_LIMIT, seed=corruptions.DEFAULT_SEED,
+                           progress=None) -> dict:  # fmt: skip
+        """Accuracy under every corruption at severities 1-3 on `limit` digits of the split (a seeded sample);
+        kept in self.robustness, so that to_dict, write and the report include it."""
+        self.robustness = corruptions.measure_robustness(
+            self.classifier, self.images, self.labels, limit, seed, len(self.class_names), progress
+        )
+        return self.robustness
+
+    def plot_robustness(self):
+        return None if self.robustness is None else corruptions.robustness_figure(self.robustness)
+
+    def plot_robustness_examples(self, index: int = 0):
+        """Example `index` of the split under each corruption (None until measure_robustness ran)."""
+        if self.robustness is None:
+            return None
+        return corruptions.robustness_examples_figure(self.images[index], self.robustness["seed"])
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """metrics.json, one PNG per picture and report.html into out_dir; returns {name: path}."""
@@ -251,10 +306,28 @@ def evaluate(target, dataset: str | None = None, split: str = "test", data_dir=N
 
 
 def evaluate_to_dir(
-    target, dataset: str | None = None, split: str = "test", data_dir=None, out_dir=None
+    target,
+    dataset: str | None = None,
+    split: str = "test",
+    data_dir=None,
+    out_dir=None,
+    robustness_limit: int | None = None,
+    progress=None,
+    audit=None,
 ) -> tuple[Evaluation, Path]:
-    """Evaluate and write everything (metrics.json, pictures, report.html) into out_dir (or the default)."""
+    """Evaluate and write everything (metrics.json, pictures, report.html) into out_dir (or the default).
+
+    robustness_limit: measure accuracy under corruptions on that many digits of the split (None: do not);
+    progress(corruption name) is called as each corruption starts; audit: an audit of this split whose
+    doubted labels are set aside (see Evaluation.set_aside).
+    """
+    if robustness_limit is not None:
+        corruptions.check_limit(robustness_limit)  # before the minutes of evaluating, not after
     evaluation = evaluate(target, dataset=dataset, split=split, data_dir=data_dir)
+    if audit is not None:
+        evaluation.set_aside(audit)
+    if robustness_limit is not None:
+        evaluation.measure_robustness(limit=robustness_limit, progress=progress)
     out_dir = Path(out_dir) if out_dir else default_out_dir(evaluation.classifier, split)
     evaluation.write(out_dir)
     return evaluation, out_dir

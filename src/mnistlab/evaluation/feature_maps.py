@@ -4,17 +4,20 @@
     if figure is None: ...                         # the model has no Conv2D layer (an MLP, a forest)
 
 A second keras.Model is built from model.inputs to the outputs of the Conv2D layers, so this works for
-Sequential and functional models alike, on any Keras backend.
+Sequential and functional models alike, on any Keras backend. The figure shows every channel: one
+mosaic per layer, MOSAIC_COLUMNS maps to a row, each map numbered.
 """
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 
 from mnistlab.classifier import Classifier, to_float
-from mnistlab.evaluation.plots import new_figure
+from mnistlab.evaluation.plots import image_mosaic, new_figure
 
-MAX_CHANNELS = 8  # feature maps shown per layer (the first ones)
+MOSAIC_COLUMNS = 16  # feature maps per row of a layer's mosaic (32 channels: 2 rows, 64: 4)
+FIGURE_WIDTH = 10.0  # inches
 
 
 def feature_maps(classifier: Classifier, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -39,25 +42,74 @@ def feature_maps(classifier: Classifier, image: np.ndarray) -> list[tuple[str, n
     ]
 
 
-def feature_maps_figure(classifier: Classifier, image: np.ndarray, max_channels: int = MAX_CHANNELS):
-    """One row per Conv2D layer: the input image, then its first feature maps. None if there is no Conv2D."""
+def _scaled(activations: np.ndarray) -> np.ndarray:
+    """(H, W, C) -> (C, H, W), each channel stretched to [0, 1] on its own: channels differ in scale by
+    orders of magnitude, and one shared scale would leave most of them black. A flat channel stays 0."""
+    channels = np.moveaxis(activations.astype(np.float32), -1, 0)
+    low = channels.min(axis=(1, 2), keepdims=True)
+    span = channels.max(axis=(1, 2), keepdims=True) - low
+    return np.divide(channels - low, span, out=np.zeros_like(channels), where=span > 0)
+
+
+def feature_maps_figure(classifier: Classifier, image: np.ndarray, columns: int = MOSAIC_COLUMNS):
+    """Every channel of every Conv2D layer for one image: per layer, the input image on the left and a
+    mosaic of all its feature maps (numbered, each scaled to its own range) on the right.
+    None if the model has no Conv2D layer."""
     maps = feature_maps(classifier, image)
     if not maps:
         return None
-    columns = 1 + max(min(max_channels, activations.shape[-1]) for _, activations in maps)
-    rows = len(maps)
-    figure = new_figure(1.1 * columns, 1.3 * rows + 0.2, layout=None)
-    grid = figure.add_gridspec(
-        rows, columns, left=0.01, right=0.99, bottom=0.02, top=1 - 0.35 / rows, wspace=0.1, hspace=0.5
-    )
-    for row, (name, activations) in enumerate(maps):
-        image_axes = figure.add_subplot(grid[row, 0])
+    gap, header = 2, 7  # pixels between maps; caption room (the channel number) above each map
+    mosaics = []
+    for _, activations in maps:
+        channels = _scaled(activations)
+        width = min(columns, len(channels))
+        mosaic = image_mosaic(channels, width, header=header, gap=gap)
+        tiles = image_mosaic(np.ones_like(channels), width, header=header, gap=gap) > 0
+        mosaics.append((np.where(tiles, mosaic, np.nan), channels))  # NaN: the white paper around maps
+    # Each layer's block: a title line, then its mosaic drawn at the width left of the input image.
+    image_width, title_height = 1.1, 0.35  # inches
+    mosaic_width = FIGURE_WIDTH - image_width - 0.2
+    heights = [title_height + max(image_width, mosaic_width * m.shape[0] / m.shape[1]) for m, _ in mosaics]
+    total = sum(heights)
+    figure = new_figure(FIGURE_WIDTH, total, layout=None)
+    top = total
+    for (name, activations), (mosaic, channels), height in zip(maps, mosaics, heights, strict=True):
+        top -= height
+        block = height - title_height  # inches of this layer's pictures
+        image_axes = figure.add_axes(
+            (
+                0.05 / FIGURE_WIDTH,
+                (top + block - image_width) / total,
+                image_width / FIGURE_WIDTH,
+                image_width / total,
+            )
+        )
         image_axes.imshow(np.asarray(image)[..., 0] if np.ndim(image) == 3 else image, cmap="gray_r")
-        image_axes.set_title(f"{name}\n{tuple(activations.shape)}", fontsize=7)
         image_axes.set_axis_off()
-        for channel in range(min(max_channels, activations.shape[-1])):
-            axes = figure.add_subplot(grid[row, 1 + channel])
-            axes.imshow(activations[..., channel], cmap="viridis")
-            axes.set_title(f"#{channel}", fontsize=7)
-            axes.set_axis_off()
+        mosaic_height = mosaic_width * mosaic.shape[0] / mosaic.shape[1]
+        axes = figure.add_axes(
+            (
+                (image_width + 0.15) / FIGURE_WIDTH,
+                (top + block - mosaic_height) / total,
+                mosaic_width / FIGURE_WIDTH,
+                mosaic_height / total,
+            )
+        )
+        palette = matplotlib.colormaps["viridis"].with_extremes(bad="white")
+        axes.imshow(mosaic, cmap=palette, interpolation="nearest", vmin=0, vmax=1)
+        axes.set_axis_off()
+        rows_used = -(-len(channels) // min(columns, len(channels)))
+        cell_height, cell_width = mosaic.shape[0] / rows_used, mosaic.shape[1] / min(columns, len(channels))
+        for channel in range(len(channels)):
+            row, column = divmod(channel, min(columns, len(channels)))
+            x, y = column * cell_width + cell_width / 2, row * cell_height + header - 1
+            axes.text(x, y, str(channel), ha="center", va="bottom", fontsize=6, color="0.2")
+        figure.text(
+            0.05 / FIGURE_WIDTH,
+            (top + height - 0.05) / total,
+            f"{name}: {activations.shape[-1]} channels, each {activations.shape[0]}x{activations.shape[1]}",
+            ha="left",
+            va="top",
+            fontsize=9,
+        )
     return figure

@@ -23,6 +23,7 @@ TRUE_COLOR = "tab:blue"
 PREDICTED_COLOR = "tab:red"
 CORRECT_COLOR = "tab:green"
 OTHER_COLOR = "0.75"  # light grey: probability bars of the classes that are neither true nor predicted
+NOTE_COLOR = "tab:orange"  # a remark on an example, e.g. that an audit doubts its label
 
 
 def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
@@ -113,9 +114,11 @@ def probability_bars_figure(
     class_names: list[str],
     columns: int = 2,
     empty: str = "no examples",
+    notes: list[str] | None = None,
 ) -> Figure:
     """Each example: the image, then its C probability bars, as the Keras quickstart draws them: the true
-    class blue, a wrong prediction red (a right one is the blue bar). `empty`: the text when none.
+    class blue, a wrong prediction red (a right one is the blue bar). `empty`: the text when none; notes:
+    a short remark per example ("" for none), written in orange over the top of its image.
 
     Everything is drawn on one axes whose unit is an image pixel (an example's cell is 28 units high
     plus room for text), because one axes per image and per bar chart costs seconds for a dozen examples.
@@ -124,7 +127,7 @@ def probability_bars_figure(
     rows = max(1, -(-count // columns))
     num_classes = probabilities.shape[1] if count else len(class_names)
     # y grows downwards, as in an image (row 0 on top); a bar of probability p is 28 * p units high.
-    title_room, label_room, bar_step, gap = 9, 8, 6, 6  # units (image pixels)
+    title_room, label_room, bar_step, gap = 11, 8, 6, 6  # units (image pixels)
     bars_left = 28 + gap
     cell_width = bars_left + num_classes * bar_step + 2 * gap
     cell_height = title_room + 28 + label_room
@@ -161,10 +164,13 @@ def probability_bars_figure(
         for label, (position, name) in enumerate(zip(positions, class_names, strict=False)):
             style = {"color": colors[label], "fontweight": "bold"} if label in (true, predicted) else {}
             axes.text(position, baseline + 1, name[:3], ha="center", va="top", fontsize=6, **style)
-        confidence = probabilities[index][predicted]
-        verdict = "right" if predicted == true else f"predicted {class_names[predicted]}"
-        title = f"true {class_names[true]}, {verdict} ({confidence:.0%})"
-        axes.text(left + cell_width / 2, top - 2, title, ha="center", va="bottom", fontsize=7)
+        # "true 4 → 9 (0.97)": the true class, the prediction and its probability; red when wrong
+        title = f"true {class_names[true]} → {class_names[predicted]} ({probabilities[index][predicted]:.2f})"
+        color = TRUE_COLOR if predicted == true else PREDICTED_COLOR
+        axes.text(left + cell_width / 2, top - 2, title, ha="center", va="bottom", fontsize=10, color=color)
+        if notes and notes[index]:
+            axes.text(left, top + 0.5, notes[index], ha="left", va="top", fontsize=6, color=NOTE_COLOR,
+                      bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})  # fmt: skip
     # limits last: each imshow would otherwise reset them to the image it drew
     axes.set_xlim(0, columns * cell_width)
     axes.set_ylim(rows * cell_height, 0)
@@ -255,22 +261,49 @@ def class_distribution_figure(
     return figure
 
 
-def training_curves_figure(history) -> Figure:
-    """Loss and accuracy per epoch, training vs validation, from a history.csv DataFrame."""
-    figure = new_figure(9, 3.4)
+MIN_CURVE_EPOCHS = 2  # a one-point "curve" (one epoch, or a forest's single fit) says nothing
+MONITOR_COLOR = "tab:green"
+
+
+def kept_epoch(history) -> int | None:
+    """The epoch whose weights the run kept instead of its last one, else None.
+
+    Training keeps the weights of the first epoch with the lowest val_loss (restoring them when a later
+    epoch ended worse, with or without early stopping); history.csv holds what decides it.
+    """
+    if "val_loss" not in history or history["val_loss"].isna().all() or len(history) < MIN_CURVE_EPOCHS:
+        return None
+    epochs = history["epoch"].to_numpy() if "epoch" in history else np.arange(1, len(history) + 1)
+    best = int(epochs[int(np.nanargmin(history["val_loss"].to_numpy(dtype=float)))])
+    return None if best == int(epochs[-1]) else best
+
+
+def training_curves_figure(history) -> Figure | None:
+    """Loss and accuracy per epoch from a history.csv DataFrame: training, validation and, when the run
+    monitored a split (monitor_loss, monitor_accuracy), that split, drawn dashed: it was only watched,
+    never used to stop or choose. A dotted line marks the epoch whose weights were kept when it is not
+    the last. None for fewer than 2 epochs (a one-epoch run, a forest): no curve to draw.
+    """
+    if history is None or len(history) < MIN_CURVE_EPOCHS:
+        return None
+    figure = new_figure(9, 3.6)
     epochs = history["epoch"] if "epoch" in history else np.arange(1, len(history) + 1)
+    kept = kept_epoch(history)
     for position, metric in enumerate(("loss", "accuracy")):
         axes = figure.add_subplot(1, 2, position + 1)
-        for column, label, color in (
-            (metric, "train", TRUE_COLOR),
-            (f"val_{metric}", "validation", PREDICTED_COLOR),
+        for column, label, color, style in (
+            (metric, "train", TRUE_COLOR, "-"),
+            (f"val_{metric}", "validation", PREDICTED_COLOR, "-"),
+            (f"monitor_{metric}", "monitor (watched only, never selects)", MONITOR_COLOR, "--"),
         ):
-            if column in history:
-                axes.plot(epochs, history[column], marker="o", markersize=3, color=color, label=label)
+            if column in history and not history[column].isna().all():
+                axes.plot(epochs, history[column], style, marker="o", markersize=3, color=color, label=label)
+        if kept is not None:
+            axes.axvline(kept, color="0.3", linestyle=":", label=f"kept: epoch {kept} (lowest val_loss)")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("epoch")
         axes.set_ylabel(metric)
         axes.grid(alpha=0.3)
         if axes.get_legend_handles_labels()[0]:
-            axes.legend()
+            axes.legend(fontsize=8)
     return figure

@@ -1,33 +1,41 @@
 """The evaluation report: one self-contained HTML file (pictures as data: URIs, inline CSS, no requests).
 
-    write_evaluation(evaluation, Path("out"))      # metrics.json + one PNG per picture + report.html
+    write_evaluation(evaluation, Path("out"))      # metrics.json, probabilities.npy, *.png, report.html
     write_report(evaluation, run_dir / REPORT_FILE)   # the HTML file alone
 
-The template (templates/report.html.j2) is rendered with autoescaping on, so names, config values and
-layer names from a model file can never inject markup.
+The page reads top to bottom: the headline numbers, then the pictures (with the short tables that explain
+them), then the long config and model tables. The template (templates/report.html.j2) is rendered with
+autoescaping on, so names, config values and layer names from a model file can never inject markup.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from mnistlab.evaluation import plots
 from mnistlab.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from mnistlab.rundir import METRICS_FILE, REPORT_FILE
+
+PROBABILITIES_FILE = "probabilities.npy"  # (N, C) float32 outputs on the split, beside metrics.json
 
 # file stem -> title, in the order the report shows them
 PICTURES = {
     "training_curves": "Training curves",
     "confusion_matrix": "Confusion matrix",
     "per_class_accuracy": "Accuracy per class",
+    "reliability": "Calibration: reliability diagram",
     "misclassified": "Most confident mistakes",
     "samples": "Sample predictions",
     "class_distribution": "Class distribution",
     "feature_maps": "Feature maps of the first test image",
+    "robustness": "Accuracy under corruptions",
+    "robustness_examples": "The first test image under each corruption",
 }
 
 
@@ -47,10 +55,13 @@ def render_pictures(evaluation) -> dict[str, bytes]:
         "training_curves": evaluation.plot_training_curves,
         "confusion_matrix": evaluation.plot_confusion_matrix,
         "per_class_accuracy": evaluation.plot_per_class_accuracy,
+        "reliability": evaluation.plot_reliability,
         "misclassified": evaluation.plot_misclassified,
         "samples": evaluation.plot_samples,
         "class_distribution": evaluation.plot_class_distribution,
         "feature_maps": evaluation.plot_feature_maps,
+        "robustness": evaluation.plot_robustness,
+        "robustness_examples": evaluation.plot_robustness_examples,
     }
     pictures = {}
     for name, make in makers.items():
@@ -82,6 +93,7 @@ def _summary(evaluation) -> dict:
         "Accuracy": f"{evaluation.accuracy:.2%}",
         "Loss (cross-entropy)": "n/a" if evaluation.loss is None else f"{evaluation.loss:.4f}",
         "Calibration error (ECE, 15 bins)": _calibration(evaluation),
+        **_set_aside(evaluation),
         "Macro precision / recall / F1": " / ".join(
             f"{macro[key]:.4f}" for key in ("precision", "recall", "f1")
         ),
@@ -91,12 +103,25 @@ def _summary(evaluation) -> dict:
     }
 
 
+def _set_aside(evaluation) -> dict:
+    """The accuracy without the labels an audit doubts, when the evaluation was given an audit."""
+    aside = evaluation.set_aside_labels
+    if aside is None or aside["accuracy"] is None:
+        return {}
+    return {
+        "Accuracy, doubted labels set aside": f"{aside['accuracy']:.2%} on {aside['examples']:,} examples "
+        f"({aside['doubted']:,} labels the audit doubts set aside; marked in the gallery)"
+    }
+
+
 def _calibration(evaluation) -> str:
-    error = evaluation.metrics.get("calibration_error")
-    if error is None:
+    calibration = evaluation.calibration
+    if calibration["ece"] is None:
         return "n/a"
-    temperature = evaluation.classifier.temperature
-    return f"{error:.4f}" + (f" (temperature {temperature:g})" if temperature != 1 else " (uncalibrated)")
+    temperature = calibration["temperature"]
+    if temperature == 1:
+        return f"{calibration['ece']:.4f} (uncalibrated)"
+    return f"{calibration['ece']:.4f} (temperature {temperature:g}; {calibration['ece_before']:.4f} before)"
 
 
 def _context(evaluation, pictures: dict[str, bytes]) -> dict:
@@ -121,6 +146,7 @@ def _context(evaluation, pictures: dict[str, bytes]) -> dict:
         "confusions": confusions,
         "config": _config_rows(evaluation.config),
         "layers": evaluation.classifier.layers(),
+        "robustness": evaluation.robustness,
         "pictures": {
             name: {
                 "title": PICTURES[name],
@@ -152,6 +178,9 @@ def write_evaluation(evaluation, out_dir: Path) -> dict[str, Path]:
     """metrics.json, <picture>.png for each picture and report.html into out_dir; returns {name: path}."""
     pictures = render_pictures(evaluation)  # all in memory first: a failure leaves nothing half-written
     written = {"metrics": atomic_write_json(out_dir / METRICS_FILE, evaluation.to_dict())}
+    buffer = io.BytesIO()
+    np.save(buffer, evaluation.probabilities, allow_pickle=False)  # (N, C) float32, reused by `runs compare`
+    written["probabilities"] = atomic_write_bytes(out_dir / PROBABILITIES_FILE, buffer.getvalue())
     for name, png in pictures.items():
         written[name] = atomic_write_bytes(out_dir / f"{name}.png", png)
     written["report"] = atomic_write_text(out_dir / REPORT_FILE, render_report(evaluation, pictures))

@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from mnistlab.errors import MnistlabError
+from mnistlab.errors import MnistlabError, SplitError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "nesterov", "rmsprop", "nadam")
 SCHEDULES = ("constant", "onecycle", "cosine")
 PRECISIONS = ("float32", "bfloat16", "auto")
+CHECKPOINT_FORMATS = ("keras", "saved_model")
 DEFAULT_MODEL = "fastcnn"
 
 
@@ -74,6 +75,12 @@ class TrainConfig:
     early_stopping: int = _setting(
         0, "Patience: stop after this many epochs without a better val_loss; 0: off. Needs validation data."
     )
+    monitor_split: str | None = _setting(
+        None,
+        "Also score the model on this split after each epoch, e.g. 'test', as history.csv's monitor_loss "
+        "and monitor_accuracy: for the curves only; early stopping, the best epoch and the checkpoints "
+        "never look at it. Keras models only. Unset: none.",
+    )
     budget_minutes: float = _setting(
         0.0, "Ensembles: start no member expected to end past this many minutes of training; 0: no limit."
     )
@@ -94,6 +101,11 @@ class TrainConfig:
     seed: int = _setting(0, "One seed for weights, dropout, shuffling and the validation carve-out.")
     keep_checkpoints: int = _setting(
         3, "Checkpoints (one per epoch) kept in <run>/checkpoints; older ones are deleted."
+    )
+    checkpoint_format: str = _setting(
+        "keras",
+        "Per-epoch checkpoints: keras (epoch-NNNN.keras, what a resume reads) | saved_model (also a "
+        "TensorFlow SavedModel folder epoch-NNNN.saved_model per epoch, for TF Serving and the like).",
     )
     out: str | None = _setting(None, "Run directory. Unset: runs/<YYYY-MM-DD>-<model>[-N].")
     progress: bool = _setting(True, "Show a progress bar per epoch and a summary.")
@@ -183,12 +195,28 @@ def _validate(config: TrainConfig) -> None:
     need(config.steps_per_execution >= 1, f"steps_per_execution={config.steps_per_execution}: use >= 1")
     need(config.threads >= 0, f"threads={config.threads}: use >= 0 (0: the library default)")
     need(config.keep_checkpoints >= 1, f"keep_checkpoints={config.keep_checkpoints}: keep at least 1")
+    need(
+        config.checkpoint_format in CHECKPOINT_FORMATS,
+        f"checkpoint_format={config.checkpoint_format!r}: choose one of {', '.join(CHECKPOINT_FORMATS)}",
+    )
+    if config.monitor_split is not None:
+        _check_split("monitor_split", config.monitor_split)
     need(config.seed >= 0, f"seed={config.seed}: use a non-negative integer")
     if config.dropout is not None:
         need(0 <= config.dropout < 1, f"dropout={config.dropout}: use a rate in [0, 1)")
     for name in ("hidden", "layers", "filters", "n_estimators", "max_depth"):
         value = getattr(config, name)
         need(value is None or value >= 1, f"{name}={value}: use a positive number")
+
+
+def _check_split(name: str, split: str) -> None:
+    """A split string must parse (the examples it names are looked up when the data is loaded)."""
+    from mnistlab.data.splits import SplitSpec
+
+    try:
+        SplitSpec.parse(split)
+    except SplitError as error:
+        raise MnistlabError(f"{name}: {error}") from None
 
 
 def resolve_config(

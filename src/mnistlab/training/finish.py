@@ -57,6 +57,14 @@ def summarize(
     }
 
 
+MONITOR_USE = "curves only: early stopping, the best epoch and the checkpoints never look at it"
+
+
+def monitoring(split: str | None) -> dict[str, Any]:
+    """What metrics.json says of the monitor split: which one, and that it chose nothing (None: no keys)."""
+    return {} if split is None else {"monitor_split": split, "monitor_use": MONITOR_USE}
+
+
 def finish(
     classifier: Classifier,
     state: LoopState,
@@ -78,6 +86,7 @@ def finish(
     probabilities = with_temperature(probabilities, classifier.temperature)
     test = score(data.test_labels, probabilities)
     metrics = {**summarize(state, test, **timing, params=classifier.params, data=data), **(extra or {})}
+    metrics.update(monitoring(classifier.config.get("monitor_split")))
     metrics["temperature"] = calibration["temperature"]
     metrics["test_calibration_error"] = calibration_error(data.test_labels, probabilities)
     write_history(run_dir, state.history)

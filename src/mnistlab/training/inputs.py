@@ -4,9 +4,10 @@
     data.train_images   # float32 (N, 28, 28, 1) in [0, 1]
     data.train_labels   # int64 (N,)
     data.val_images     # None when the run has no validation data
+    data.monitor_images # None unless config.monitor_split: scored after each epoch, for the curves only
 
 Test examples always come from the `test` split; training and validation examples never do, and never
-overlap each other.
+overlap each other. The monitor split may be any split, the test split included: nothing is chosen by it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class TrainingData:
     test_images: np.ndarray
     test_labels: np.ndarray
     info: Any  # mnistlab.data DatasetInfo
+    monitor_images: np.ndarray | None = None  # float32 (M, H, W, C): config.monitor_split, curves only
+    monitor_labels: np.ndarray | None = None  # int64 (M,)
 
     @property
     def num_classes(self) -> int:
@@ -103,6 +106,8 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     from mnistlab.data.load import load
 
     splits = [config.train_split, TEST_SPLIT] + ([config.val_split] if config.val_split else [])
+    if config.monitor_split:
+        splits.append(config.monitor_split)  # last: parts[-1]
     parts, info = load(config.dataset, split=splits, data_dir=config.data_dir, with_info=True)
     split_sizes = {name: info.splits[name].num_examples for name in ("train", TEST_SPLIT)}
     _check_separation(config, split_sizes)
@@ -116,6 +121,10 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         train_images, train_labels, val_images, val_labels = _carve_validation(
             train_images, train_labels, config.val_fraction, config.seed
         )
+    monitor_images = monitor_labels = None
+    if config.monitor_split:
+        monitor = _nonempty(config.monitor_split, parts[-1])
+        monitor_images, monitor_labels = to_float(monitor["image"]), np.asarray(monitor["label"])
     return TrainingData(
         train_images=train_images,
         train_labels=train_labels,
@@ -124,4 +133,6 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         test_images=to_float(test["image"]),
         test_labels=np.asarray(test["label"]),
         info=info,
+        monitor_images=monitor_images,
+        monitor_labels=monitor_labels,
     )

@@ -4,7 +4,8 @@
 
 Each epoch is one `model.fit` call over the batches of that epoch's seeded order (data/batches.py), so a
 resumed run sees exactly the batches an uninterrupted one would have seen. Early stopping watches
-val_loss and keeps the best weights.
+val_loss and keeps the best weights. A monitor split (config.monitor_split, e.g. the test split) is
+scored after each epoch into the history, for the curves only: nothing here decides anything by it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from mnistlab.data.batches import batches, epoch_order
+from mnistlab.metrics import score
 from mnistlab.rundir import write_history
 from mnistlab.training.checkpoints import Checkpoints, LoopState
 from mnistlab.training.config import TrainConfig
@@ -28,6 +30,7 @@ from mnistlab.training.progress import EpochProgress
 
 # history.csv columns after "epoch", in this order; other metrics follow, then lr and seconds
 COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+MONITOR_BATCH = 1024  # images per predict step when scoring the monitor split
 
 
 def steps_per_epoch(count: int, batch_size: int) -> int:
@@ -83,6 +86,14 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def monitor_scores(model, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """The model's monitor_loss (plain cross-entropy, nats per example, as the final test_loss) and
+    monitor_accuracy on the monitor split; images float32 (M, 28, 28, 1) in [0, 1]."""
+    probabilities = model.predict(images, batch_size=MONITOR_BATCH, verbose=0)  # (M, C), inference mode
+    scores = score(labels, np.asarray(probabilities, dtype=np.float32))
+    return {"monitor_loss": float(scores["loss"]), "monitor_accuracy": float(scores["accuracy"])}
+
+
 def _update_best(state: LoopState, row: dict, checkpoints: Checkpoints, model, patience: int) -> None:
     """Track the lowest val_loss; save its weights; count epochs without improvement."""
     val_loss = row.get("val_loss")
@@ -128,9 +139,11 @@ def train_epochs(
                 callbacks=callbacks,
                 verbose=0,
             )
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start  # training only: the monitor split is scored after it
         logs = {name: float(values[-1]) for name, values in result.history.items()}
         row = {"epoch": epoch + 1, **{name: logs.pop(name) for name in COLUMNS if name in logs}, **logs}
+        if data.monitor_images is not None:
+            row.update(monitor_scores(model, data.monitor_images, data.monitor_labels))
         row.update(lr=float(f"{current_lr(model.optimizer):.6g}"), seconds=round(seconds, 3))  # lr: float32
         state.epoch, state.train_seconds = epoch + 1, state.train_seconds + seconds
         state.history.append(row)

@@ -26,11 +26,27 @@ def configure(model: str, settings: dict[str, Any]) -> tuple[TrainConfig, ModelS
     if config.precision == "auto":  # record what this machine uses
         config = dataclasses.replace(config, precision=native_precision())
     source.check_overrides(config.architecture())
+    _check_epoch_settings(config, source)
     if source.path is not None:  # a file: remember where it is, wherever a resume starts from
         return dataclasses.replace(config, model=str(source.path)), source
     # record the architecture actually built, e.g. hidden=128, not "the default"
     built = {name: value for name, value in source.architecture.items() if name in ARCHITECTURE_FIELDS}
     return dataclasses.replace(config, **{**built, **config.architecture()}), source
+
+
+def _check_epoch_settings(config: TrainConfig, source: ModelSource) -> None:
+    """Per-epoch monitoring and SavedModel checkpoints need epochs: a Keras model's."""
+    if source.kind == "keras":
+        return
+    for name, given in (
+        ("monitor_split", config.monitor_split is not None),
+        ("checkpoint_format", config.checkpoint_format != "keras"),
+    ):
+        if given:
+            raise MnistlabError(
+                f"{name}: {source.name} is a {source.kind} model, fitted once with no epochs to monitor "
+                f"or checkpoint; drop --{name.replace('_', '-')} (it works for Keras models)"
+            )
 
 
 def configure_resume(

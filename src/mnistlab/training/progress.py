@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 # Reading the loss forces the device to finish the step; a few reads a second cost nothing measurable.
 _SECONDS_BETWEEN_READS = 0.25
-_SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
+_SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy", "monitor_loss", "monitor_accuracy")
 
 
 def _format(row: dict[str, Any]) -> str:

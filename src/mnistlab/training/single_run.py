@@ -53,10 +53,17 @@ def _fit_keras(classifier: KerasClassifier, data, config: TrainConfig, progress)
     model, run_dir = classifier.model, classifier.run_dir
     steps = steps_per_epoch(len(data.train_labels), config.batch_size)
     compile_model(model, config, total_steps=config.epochs * steps)
-    checkpoints = Checkpoints(run_dir / CHECKPOINTS_DIR, keep=config.keep_checkpoints)
+    checkpoints = Checkpoints(
+        run_dir / CHECKPOINTS_DIR, keep=config.keep_checkpoints, format=config.checkpoint_format
+    )
     state = checkpoints.restore(model)
     if state.epoch:
         progress.say(f"resuming after epoch {state.epoch}/{config.epochs}")
+    if config.monitor_split:
+        progress.say(
+            f"monitoring `{config.monitor_split}` after each epoch for the curves only (monitor_loss, "
+            "monitor_accuracy): early stopping, the epoch kept and the checkpoints never look at it"
+        )
     progress.steps = steps
     state = train_epochs(model, data, config, checkpoints, state, progress, run_dir)
     explained = _explain_training_figures(config)
