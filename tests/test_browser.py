@@ -196,7 +196,7 @@ def expected_preview(answer: dict) -> np.ndarray:
     strength = np.clip(heat / max(explanation.MIN_SHOWN_DROP, np.abs(heat).max()), -1, 1)[..., None]
     colour = np.where(strength >= 0, explanation.EVIDENCE_FOR, explanation.EVIDENCE_AGAINST)
     alpha = explanation.MAX_ALPHA * np.abs(strength)
-    return explanation.INK_SHADE * seen * (1 - alpha) + colour * alpha
+    return (255 - explanation.INK_SHADE * seen) * (1 - alpha) + colour * alpha
 
 
 def test_explain_toggle_draws_the_map_over_what_the_model_saw(page):
@@ -212,7 +212,7 @@ def test_explain_toggle_draws_the_map_over_what_the_model_saw(page):
         assert np.abs(answer["explanation"]).max() > 0.05 and (drawn[..., 3] == 255).all()
         np.testing.assert_allclose(drawn[..., :3], expected_preview(answer), atol=1)  # as the PNGs draw it
         red = (drawn[..., 0] > drawn[..., 1] + 40) & (drawn[..., 0] > drawn[..., 2] + 40)
-        assert (drawn[..., 1] > 40).sum() > 20 and red.sum() > 5  # grey ink, partly red
+        assert (drawn[..., :3].max(axis=-1) < 160).sum() > 20 and red.sum() > 5  # dark ink, partly red
         shown = page.locator("#explanation").bounding_box()
         assert shown["width"] == pytest.approx(140, abs=1)  # enlarged on the page
         page.click("#clear")

@@ -142,8 +142,8 @@ def test_overlay_colours_evidence_red_against_blue_and_leaves_the_rest_grey():
     red, green, blue = pixels[70, 140], pixels[210, 140], pixels[150, 140]  # centres of the three parts
     assert red[0] > red[1] + 100 and red[0] > red[2] + 100
     assert green[2] > green[0] + 60 and green[2] > green[1] + 30
-    assert blue[0] == blue[1] == blue[2] > 150  # ink without a map value: plain grey
-    assert (pixels[:30, :30] == 0).all()  # background without a map value: black
+    assert blue[0] == blue[1] == blue[2] < 100  # ink without a map value: plain dark grey
+    assert (pixels[:30, :30] == 255).all()  # paper without a map value: white
     with Image.open(io.BytesIO(overlay_png(image, heat, scale=4))) as decoded:
         assert decoded.format == "PNG" and decoded.size == (112, 112)
 

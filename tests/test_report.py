@@ -18,7 +18,7 @@ from mnistlab.evaluation.evaluation import evaluate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = "/usr/bin/chromium"
-PICTURE_COUNT = 10  # every picture the report can hold (report.PICTURES)
+PICTURE_COUNT = 11  # every picture the report can hold (report.PICTURES)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ BACKGROUND = 0  # the value a hidden pixel takes: no ink, as around every MNIST 
 COPIES_PER_CALL = 8192  # occluded pictures per predict_proba call: ~26 MB of float32 28 x 28 pixels
 OVERLAY_SCALE = 10  # overlay px per picture px: 28 x 28 -> 280 x 280
 MIN_SHOWN_DROP = 0.01  # probability: full colour stands for at least this drop (a faint map stays faint)
-INK_SHADE = 0.75  # the brightest ink is drawn at 75% white
+INK_SHADE = 0.75  # dark ink on white paper, as mnistlab draws every digit: full ink at 25% white
 MAX_ALPHA = 0.7  # the heat colour's opacity at full strength; the digit shows through
 EVIDENCE_FOR = np.array([230, 40, 30], dtype=np.float32)  # RGB: red where ink supports the class
 EVIDENCE_AGAINST = np.array([40, 110, 240], dtype=np.float32)  # RGB: blue where it speaks against it
@@ -141,7 +141,7 @@ def overlay(image, heat, scale: int = OVERLAY_SCALE) -> Image.Image:
         picture = np.round(np.clip(picture, 0, 1) * 255).astype(np.uint8)
     size = (picture.shape[1] * scale, picture.shape[0] * scale)
     enlarged = Image.fromarray(picture).resize(size, Image.Resampling.NEAREST)
-    grey = INK_SHADE * np.asarray(enlarged, dtype=np.float32)  # grey ink, so that the colour stands out
+    grey = 255 - INK_SHADE * np.asarray(enlarged, dtype=np.float32)  # grey ink: the colour stands out
     # The map is smooth by nature (patches overlap): bilinear enlargement shows it so.
     smooth = np.asarray(Image.fromarray(heat).resize(size, Image.Resampling.BILINEAR))
     strength = np.clip(smooth / max(float(np.abs(heat).max()), MIN_SHOWN_DROP), -1, 1)[..., None]  # (h, w, 1)

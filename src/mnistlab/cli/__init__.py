@@ -25,7 +25,7 @@ from mnistlab.errors import MnistlabError
 
 # --help lists the commands in the order a newcomer meets them, not in the order they are registered
 JOURNEY = (
-    "data", "models", "train", "evaluate", "runs", "audit",
+    "data", "models", "train", "sweep", "evaluate", "runs", "audit",
     "predict", "read", "serve", "export", "bench",
 )  # fmt: skip
 

@@ -169,6 +169,26 @@ class Evaluation:
             notes=["label doubted by the audit" if row in doubted else "" for row in wrong.indices.tolist()],
         )
 
+    def plot_explanations(self, limit: int = GALLERY_SIZE // 2):
+        """The most confident mistakes, each twice with its occlusion map (explanation.py): the ink that
+        made the model answer what it did, and the ink that speaks for the true class."""
+        from mnistlab.explanation import explain, overlay
+
+        wrong = self.misclassified(limit=limit)
+        if len(wrong) == 0:
+            return None
+        pictures = wrong.images[..., 0]
+        for_answer = explain(self.classifier, pictures, wrong.predictions)
+        for_truth = explain(self.classifier, pictures, wrong.labels)
+        tiles, titles = [], []
+        for index in range(len(wrong)):
+            true, answer = self.class_names[wrong.labels[index]], self.class_names[wrong.predictions[index]]
+            tiles += [np.asarray(overlay(pictures[index], for_answer[index], scale=4)),
+                      np.asarray(overlay(pictures[index], for_truth[index], scale=4))]  # fmt: skip
+            titles += [f"why {answer} (true {true})", f"evidence for {true}"]
+        caption = "red: ink the class rests on (hiding it lowers its probability); blue: ink against it"
+        return plots.tiles_figure(tiles, titles, columns=4, caption=caption)
+
     def set_aside(self, audit_path) -> dict:
         """Accuracy with the labels an audit (`mnistlab audit` of this dataset and split) doubts set aside;
         kept in self.set_aside_labels (to_dict, the report), and the gallery marks those examples."""

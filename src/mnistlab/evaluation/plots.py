@@ -177,6 +177,38 @@ def probability_bars_figure(
     return figure
 
 
+def tiles_figure(tiles: list[np.ndarray], titles: list[str], columns: int, caption: str = "") -> Figure:
+    """RGB tiles (h, w, 3) uint8, all of one size, in a grid with a small title above each; one imshow.
+
+    `caption` goes below the grid (what the colours mean)."""
+    count = len(tiles)
+    rows = max(1, -(-count // columns))
+    height, width = tiles[0].shape[:2] if count else (28, 28)
+    title_room, gap = height // 4, max(2, width // 20)  # px
+    cell_height, cell_width = title_room + height + gap, width + gap
+    mosaic = np.full((rows * cell_height, columns * cell_width, 3), 255, dtype=np.uint8)
+    for index, tile in enumerate(tiles):
+        row, column = divmod(index, columns)
+        top, left = row * cell_height + title_room, column * cell_width
+        mosaic[top : top + height, left : left + width] = tile
+    width_inches = 1.6 * columns
+    grid_inches = width_inches * mosaic.shape[0] / mosaic.shape[1]
+    caption_inches = 0.3 if caption else 0.0
+    figure = new_figure(width_inches, grid_inches + caption_inches, layout=None)
+    axes = figure.add_axes(
+        (0, caption_inches / (grid_inches + caption_inches), 1, grid_inches / (grid_inches + caption_inches))
+    )
+    axes.set_axis_off()
+    axes.imshow(mosaic, interpolation="nearest")
+    for index, title in enumerate(titles):
+        row, column = divmod(index, columns)
+        axes.text(column * cell_width + width / 2, row * cell_height + title_room - 2, title,
+                  ha="center", va="bottom", fontsize=8)  # fmt: skip
+    if caption:
+        figure.text(0.5, 0.01, caption, ha="center", va="bottom", fontsize=8, color="0.3")
+    return figure
+
+
 def image_mosaic(images: np.ndarray, columns: int, header: int = 0, gap: int = 4) -> np.ndarray:
     """Images (N, H, W[, 1]) tiled row-major into one (rows * (header + H + gap), columns * (W + gap)) array.
 

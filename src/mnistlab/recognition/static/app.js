@@ -42,7 +42,7 @@ const explanationView = document.getElementById("explanation-view");
 const explanationCanvas = document.getElementById("explanation");
 
 // The same colours as mnistlab/explanation.py's overlay, so the page and the PNGs read alike.
-const INK_SHADE = 0.75; // the brightest ink is drawn at 75% white
+const INK_SHADE = 0.75; // dark ink on white paper: full ink at 25% white
 const MAX_ALPHA = 0.7; // the colour's opacity at the map's largest drop
 const MIN_SHOWN_DROP = 0.01; // probability: full colour stands for at least this drop
 const EVIDENCE_FOR = [230, 40, 30];
@@ -108,7 +108,7 @@ function drawExplanation(answer) {
     const colour = strength >= 0 ? EVIDENCE_FOR : EVIDENCE_AGAINST;
     const alpha = MAX_ALPHA * Math.abs(strength);
     for (let channel = 0; channel < 3; channel++) {
-      pixels.data[4 * index + channel] = INK_SHADE * value * (1 - alpha) + colour[channel] * alpha;
+      pixels.data[4 * index + channel] = (255 - INK_SHADE * value) * (1 - alpha) + colour[channel] * alpha;
     }
     pixels.data[4 * index + 3] = 255;
   });

@@ -1,0 +1,171 @@
+"""Engines that run training jobs, each in a fresh process: `local` (this machine) or `ray` (a Ray cluster).
+
+    from mnistlab.training.engines import Job, run_jobs
+    jobs = [Job("lr=0.001,seed=0", {"run_dir": "sweeps/a/lr=0.001,seed=0", ...}), ...]
+    results = run_jobs(train_point, jobs, engine="ray", workers=2)   # {job name: what the task returned}
+
+A fresh process per job keeps TensorFlow's process-wide state (threads, seeds, precision policy) apart.
+`local` runs `workers` jobs at a time (default 1) in spawned processes. `ray` starts a local Ray instance, or
+joins the cluster at `address` (or $RAY_ADDRESS); each job is a Ray task in a worker used once
+(max_calls=1) with `cpus_per_run` CPUs reserved. A task whose worker or node dies is run again, up to
+`retries` times: the task itself must pick up where the dead one left off (sweep.train_point resumes the
+run from its last epoch checkpoint). An error the task raises is not retried: it would only fail again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from mnistlab.errors import MnistlabError
+
+ENGINES = ("local", "ray")
+DEFAULT_RETRIES = 3  # times a Ray task is run again after its worker or node died
+RAY_MISSING = "--engine ray needs Ray: pip install 'mnistlab[ray]'"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One call of the task: `name` identifies it in messages (e.g. "lr=0.001,seed=0")."""
+
+    name: str
+    kwargs: dict[str, Any]
+
+
+def check_engine(engine: str, workers: int | None, cpus_per_run: int, address: str | None = None) -> None:
+    """Refuse a bad engine setting before anything starts: Ray must be importable, its cluster answer."""
+    if engine not in ENGINES:
+        raise MnistlabError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
+    if workers is not None and workers < 1:
+        raise MnistlabError(f"workers={workers}: run at least 1 job at a time")
+    if cpus_per_run < 1:
+        raise MnistlabError(f"cpus_per_run={cpus_per_run}: reserve at least 1 CPU per run")
+    if engine == "ray":
+        import_ray()
+        target = address or os.environ.get("RAY_ADDRESS")
+        if target and not _ray_is_up():
+            _check_reachable(target)
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise MnistlabError(RAY_MISSING) from None
+    return ray
+
+
+def run_jobs(
+    task: Callable[..., Any],
+    jobs: Sequence[Job],
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_run: int = 1,
+    retries: int = DEFAULT_RETRIES,
+) -> dict[str, Any]:
+    """Run task(**job.kwargs) for every job, each in a fresh process -> {job.name: result}.
+
+    Every job is run even when some fail; then the failures are raised together as one MnistlabError.
+    `task` must be a module-level function (it is pickled by reference into the worker processes).
+    """
+    check_engine(engine, workers, cpus_per_run, address)
+    if not jobs:
+        return {}
+    if engine == "local":
+        results, failures = _run_local(task, jobs, workers or 1)
+    else:
+        results, failures = _run_ray(task, jobs, workers, address, cpus_per_run, retries)
+    if failures:
+        listed = "; ".join(f"{name}: {message}" for name, message in failures.items())
+        raise MnistlabError(f"{len(failures)} of {len(jobs)} runs failed ({listed})")
+    return results
+
+
+def _run_local(task, jobs, workers: int) -> tuple[dict[str, Any], dict[str, str]]:
+    # spawn, not fork: a forked child would inherit this process's TensorFlow state (threads, graphs)
+    context = multiprocessing.get_context("spawn")
+    results, failures = {}, {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {job.name: pool.submit(task, **job.kwargs) for job in jobs}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except MnistlabError as error:
+                failures[name] = str(error)
+            except BrokenProcessPool:
+                failures[name] = "its process died (resume the sweep to continue from the last epoch)"
+            except Exception as error:  # a bug in the run: name it, the sweep goes on with the others
+                failures[name] = f"{type(error).__name__}: {error}"
+    return results, failures
+
+
+def _run_ray(task, jobs, workers, address, cpus_per_run, retries) -> tuple[dict[str, Any], dict[str, str]]:
+    ray = import_ray()
+    started = not ray.is_initialized()
+    if started:
+        target = address or os.environ.get("RAY_ADDRESS")
+        if target:
+            try:
+                ray.init(address=target)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise MnistlabError(f"cannot join the Ray cluster at {target}: {error}") from None
+        else:
+            # "local": a new instance of our own, never a cluster someone else started on this machine;
+            # CPUs: workers x cpus_per_run (all of this machine's when workers is unset)
+            cpus = None if workers is None else workers * cpus_per_run
+            ray.init(address="local", include_dashboard=False, num_cpus=cpus)
+    try:
+        remote = ray.remote(num_cpus=cpus_per_run, max_calls=1, max_retries=retries, retry_exceptions=False)(
+            task
+        )
+        return _submit_throttled(ray, remote, jobs, workers, retries)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_is_up() -> bool:
+    """Whether this process is already connected to Ray (then no address is joined)."""
+    return import_ray().is_initialized()
+
+
+def _check_reachable(address: str) -> None:
+    """A HOST:PORT nobody answers on fails now, in one line (ray.init would keep retrying for minutes)."""
+    host, colon, port = address.rpartition(":")
+    if "://" in address or not colon or not port.isdigit():
+        return  # ray://..., "auto", or a form Ray itself will judge
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as error:
+        raise MnistlabError(f"cannot join the Ray cluster at {address}: {error.strerror or error}") from None
+
+
+def _submit_throttled(ray, remote, jobs, workers, retries) -> tuple[dict[str, Any], dict[str, str]]:
+    """At most `workers` tasks in flight (all at once when unset: Ray queues them by free CPUs)."""
+    results, failures = {}, {}
+    waiting = list(jobs)
+    running: dict[Any, str] = {}  # ObjectRef -> job name
+    while waiting or running:
+        while waiting and (workers is None or len(running) < workers):
+            job = waiting.pop(0)
+            running[remote.remote(**job.kwargs)] = job.name
+        (done,), _ = ray.wait(list(running), num_returns=1)
+        name = running.pop(done)
+        try:
+            results[name] = ray.get(done)
+        except ray.exceptions.RayTaskError as error:  # the task raised: its own message, not Ray's wrapper
+            cause = error.cause
+            failures[name] = (
+                str(cause) if isinstance(cause, MnistlabError) else f"{type(cause).__name__}: {cause}"
+            )
+        except ray.exceptions.RayError as error:  # worker or node died more than `retries` times
+            failures[name] = f"its worker died {retries + 1} times ({type(error).__name__})"
+    return results, failures
