@@ -59,6 +59,8 @@ def test_the_run_says_what_the_monitor_split_is_for(monitored_run):
     metrics = json.loads((monitored_run.dir / "metrics.json").read_text())
     assert config["monitor_split"] == "test[:2000]" and config["checkpoint_format"] == "saved_model"
     assert metrics["monitor_split"] == "test[:2000]" and "curves only" in metrics["monitor_use"]
+    report = (monitored_run.dir / "report.html").read_text()
+    assert "Monitored after each epoch" in report and "the validation data alone" in report
 
 
 def test_each_epoch_leaves_a_savedmodel_that_predicts_as_its_keras_checkpoint(monitored_run):

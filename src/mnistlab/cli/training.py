@@ -100,7 +100,14 @@ def train_command(
     from mnistlab.rundir import REPORT_FILE
 
     if (run.dir / REPORT_FILE).is_file():
-        typer.echo(f"report: {run.dir / REPORT_FILE}")
+        typer.echo(f"report: {run.dir / REPORT_FILE}  (open it in a browser)")
+    typer.echo("next:")
+    for command, what in (
+        (f"mnistlab evaluate {run.dir} --robustness", "pictures, calibration, corruptions"),
+        (f"mnistlab predict {run.dir} YOUR_PHOTO.jpg", "a picture of a digit you wrote"),
+        (f"mnistlab serve {run.dir}", "draw digits at http://127.0.0.1:8000/"),
+    ):
+        typer.echo(f"  {command:<58} # {what}")
 
 
 def models_command(

@@ -96,12 +96,24 @@ def _summary(evaluation) -> dict:
         "Loss (cross-entropy)": "n/a" if evaluation.loss is None else f"{evaluation.loss:.4f}",
         "Calibration error (ECE, 15 bins)": _calibration(evaluation),
         **_set_aside(evaluation),
+        **_monitored(evaluation),
         "Macro precision / recall / F1": " / ".join(
             f"{macro[key]:.4f}" for key in ("precision", "recall", "f1")
         ),
         "Training time": "n/a" if train_seconds is None else f"{float(train_seconds):.1f} s",
         "Epochs": str(run_metrics.get("epochs", evaluation.config.get("epochs", "n/a"))),
         "Parameters": "n/a" if parameters is None else f"{parameters:,}",
+    }
+
+
+def _monitored(evaluation) -> dict:
+    """The split a run scored after every epoch for its curves (`--monitor-split`), and its limits."""
+    split = evaluation.config.get("monitor_split")
+    if not split:
+        return {}
+    return {
+        "Monitored after each epoch": f"{split}: drawn in the training curves only; early stopping and the "
+        "epoch kept looked at the validation data alone"
     }
 
 
