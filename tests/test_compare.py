@@ -175,3 +175,24 @@ def test_cli_json_table_latest_and_errors(fastcnn_run, keras_run, mnist_dir, tmp
         assert failed.returncode == 2, failed.stderr
         assert failed.stderr.startswith("error: ") and len(failed.stderr.strip().splitlines()) == 1
         assert "Traceback" not in failed.stderr
+
+
+def test_a_model_name_stands_for_its_newest_finished_run(tmp_path):
+    from mnistlab.evaluation.compare import resolve_run
+
+    runs = tmp_path / "runs"
+    finished = (("a", "mlp", 100), ("b", "mlp", 300), ("c", "cnn", 200), ("d", "mlp", 0))
+    for name, model, finished_at in finished:
+        run = runs / name
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"model": model}))
+        (run / "model.keras").write_bytes(b"")
+        if name != "d":  # d never finished: no metrics.json
+            (run / "metrics.json").write_text(json.dumps({"test_accuracy": 0.9}))
+            os.utime(run / "metrics.json", (finished_at, finished_at))
+    assert resolve_run("mlp", runs) == runs / "b"
+    assert resolve_run("cnn", runs) == runs / "c"
+    assert resolve_run(runs / "a", runs) == runs / "a"  # a path is taken as it is
+    assert str(resolve_run("no-such-thing", runs)) == "no-such-thing"  # the loader reports it
+    with pytest.raises(MnistlabError, match="no finished fastcnn run in .*mnistlab train --model fastcnn"):
+        resolve_run("fastcnn", runs)

@@ -191,9 +191,13 @@ def _print_runs(rows: list[dict], runs_dir: Path) -> None:
 
 def compare_command(
     run_a: Annotated[
-        Path, typer.Argument(metavar="A", help="A run directory (or runs/latest) or model file.")
+        Path,
+        typer.Argument(
+            metavar="A",
+            help="A run directory (or runs/latest), a model file, or a zoo model's name for its newest run.",
+        ),
     ],
-    run_b: Annotated[Path, typer.Argument(metavar="B", help="The run to compare it with.")],
+    run_b: Annotated[Path, typer.Argument(metavar="B", help="The run to compare it with (the same forms).")],
     dataset: Annotated[
         str | None, typer.Option(help="Dataset both are evaluated on (default: the runs' own dataset).")
     ] = None,

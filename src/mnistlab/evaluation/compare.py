@@ -26,9 +26,10 @@ from scipy.stats import binomtest
 from mnistlab.classifier import load_classifier
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.evaluation import DEFAULT_DATASET, Evaluation, default_out_dir, evaluate_classifier
+from mnistlab.evaluation.leaderboard import list_runs
 from mnistlab.evaluation.report import PROBABILITIES_FILE
 from mnistlab.files import atomic_write_bytes, atomic_write_json
-from mnistlab.rundir import METRICS_FILE
+from mnistlab.rundir import METRICS_FILE, RUNS_ROOT
 
 CONFIDENCE = 0.95
 SHEET_SIZE = 20  # digits shown per side on the disagreements sheet
@@ -194,8 +195,29 @@ class Comparison:
         }
 
 
+def resolve_run(reference, runs_dir=RUNS_ROOT) -> Path:
+    """A run directory or model file as given; or a zoo model's name: its newest finished run in runs_dir
+    (so that `mnistlab runs compare fastcnn mlp` needs no dated folder names)."""
+    from mnistlab.models.registry import list_models
+
+    path = Path(reference)
+    names = [spec.name for spec in list_models()]
+    if path.exists() or str(reference) not in names:
+        return path  # a missing path is reported by the loader, in one line
+    rows = list_runs(runs_dir) if Path(runs_dir).is_dir() else []
+    runs = [Path(row["path"]) for row in rows if row["model"] == str(reference) and row["status"] == "ok"]
+    if not runs:
+        raise MnistlabError(
+            f"no finished {reference} run in {runs_dir}/; train one (mnistlab train --model {reference}) "
+            "or pass a run directory"
+        )
+    return max(runs, key=lambda run: (run / METRICS_FILE).stat().st_mtime)  # the last one finished
+
+
 def compare_runs(run_a, run_b, dataset: str | None = None, split: str = "test", data_dir=None) -> Comparison:
-    """Evaluate (or reuse the saved outputs of) two runs or model files on the same split and pair them."""
+    """Evaluate (or reuse the saved outputs of) two runs or model files on the same split and pair them.
+    A and B may also name zoo models: the newest finished run of each (resolve_run)."""
+    run_a, run_b = resolve_run(run_a), resolve_run(run_b)
     classifiers = [load_classifier(run) for run in (run_a, run_b)]
     datasets = [dataset or model.config.get("dataset") or DEFAULT_DATASET for model in classifiers]
     if datasets[0] != datasets[1]:
