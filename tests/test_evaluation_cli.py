@@ -71,6 +71,7 @@ def test_table_output(trained_run, mnist_dir, tmp_path, capsys, monkeypatch):
             "confusion_matrix.png",
             "per_class_accuracy.png",
             "misclassified.png",
+            "explanations.png",
             "samples.png",
             "class_distribution.png",
         ]  # no training_curves.png: a one-epoch run has no curve to draw (plots.MIN_CURVE_EPOCHS)

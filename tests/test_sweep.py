@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import mnistlab
 from mnistlab.cli import main
 from mnistlab.errors import MnistlabError
 from mnistlab.training.engines import RAY_MISSING, check_engine
@@ -82,6 +82,27 @@ def _accuracies(folder: Path) -> dict[str, float]:
     return {name: json.loads((folder / name / "metrics.json").read_text())["test_accuracy"] for name in NAMES}
 
 
+def plain_run(settings: dict, out: Path) -> dict:
+    """A plain `mnistlab train` of fastcnn (seed 0) in a fresh process, as the sweep's runs are (threads=1
+    cannot be set in a process whose TensorFlow already runs) -> its metrics.json."""
+    flags = [part for name, value in settings.items() for part in (f"--{name.replace('_', '-')}", str(value))]
+    command = [
+        sys.executable,
+        "-m",
+        "mnistlab",
+        "train",
+        "--model",
+        "fastcnn",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+    ]
+    done = subprocess.run([*command, *flags], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / "metrics.json").read_text())
+
+
 @pytest.fixture(scope="module")
 def local_sweep(tmp_path_factory, mnist_dir) -> Path:
     folder = tmp_path_factory.mktemp("sweeps") / "local"
@@ -94,17 +115,10 @@ def local_sweep(tmp_path_factory, mnist_dir) -> Path:
 def test_local_sweep_runs_are_plain_runs(local_sweep, tmp_path, mnist_dir):
     record = json.loads((local_sweep / SWEEP_FILE).read_text())
     assert [point["name"] for point in record["points"]] == NAMES
-    plain = mnistlab.train(
-        "fastcnn",
-        lr=0.003,
-        epochs=1,
-        train_split="train[:512]",
-        threads=1,
-        seed=0,
-        out=str(tmp_path / "plain"),
-        progress=False,
+    plain = plain_run(
+        {"lr": 0.003, "epochs": 1, "train_split": "train[:512]", "threads": 1}, tmp_path / "plain"
     )
-    assert plain.metrics["test_accuracy"] == _accuracies(local_sweep)["lr=0.003,seed=0"]
+    assert plain["test_accuracy"] == _accuracies(local_sweep)["lr=0.003,seed=0"]
     accuracies = _accuracies(local_sweep)
     assert accuracies["lr=0.001,seed=0"] != accuracies["lr=0.003,seed=0"]  # the grid did change lr
 
@@ -187,6 +201,6 @@ def test_a_run_on_a_removed_node_is_retried_and_resumed(cluster, tmp_path, mnist
     runner.join(timeout=300)
     assert outcome == {"seed=0": "resumed"}
     settings = {name: values[0] for name, values in grid.items()}
-    plain = mnistlab.train("fastcnn", seed=0, out=str(tmp_path / "plain"), progress=False, **settings)
+    plain = plain_run(settings, tmp_path / "plain")
     metrics = json.loads((folder / "seed=0" / "metrics.json").read_text())
-    assert metrics["test_accuracy"] == plain.metrics["test_accuracy"]
+    assert metrics["test_accuracy"] == plain["test_accuracy"]
