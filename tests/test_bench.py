@@ -118,3 +118,24 @@ def test_bench_refuses_an_unknown_recipe_in_one_line(mnist_dir):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: unknown model 'nosuchnet'")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_runs_side_by_side_are_noted_as_sharing_cores():
+    from mnistlab.evaluation.bench import _execution
+
+    assert _execution("local", None, 1, cores=2) == {"engine": "local", "workers": 1, "note": None}
+    side_by_side = _execution("local", 2, 1, cores=2)
+    assert (
+        side_by_side["note"]
+        == "2 runs at a time shared this machine's 2 cores: the seconds include contention"
+    )
+    assert "include contention" in _execution("ray", None, 1, cores=2)["note"]
+
+
+def test_bench_refuses_a_bad_engine_before_any_run(mnist_dir):
+    from mnistlab.evaluation.bench import bench
+
+    with pytest.raises(MnistlabError, match="engine='dask': choose one of local, ray"):
+        bench(["fastcnn"], 1, engine="dask")
+    with pytest.raises(MnistlabError, match="workers=0"):
+        bench(["fastcnn"], 1, workers=0)

@@ -141,11 +141,14 @@ def test_cli_export_and_its_refusals(model_path, tmp_path):
     refusals = {
         ("--format", "tflite"): "unknown export format 'tflite'",
         ("--out", str(tmp_path / "m.bin")): "an ONNX export is one .onnx file",
+        ("--quantize", "int4"): "unknown quantization 'int4'; choose one of: none, int8",
+        ("--format", "saved_model", "--quantize", "int8"): "makes an ONNX file; use it with format='onnx'",
     }
     for flags, message in refusals.items():
         refused = run_cli("export", str(model_path), *flags)
         ours = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
         assert refused.returncode == 2 and len(ours) == 1 and message in ours[0], refused.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["m.onnx"]  # the refusals wrote nothing
     onnx_refused = run_cli("export", str(tmp_path / "m.onnx"))
     assert onnx_refused.returncode == 2 and "already an ONNX model" in onnx_refused.stderr
 

@@ -3,9 +3,12 @@
     mnistlab bench                                     # fastcnn, cnn and mlp tutorials, 3 seeds each
     mnistlab bench --recipes fastcnn,cnn --seeds 5 --json
     mnistlab bench --epochs-cap 1 --train-split 'train[:2%]' --seeds 1     # tiny mode: seconds
+    mnistlab bench --recipes fastcnn,cnn --seeds 5 --engine ray --workers 4   # runs as Ray tasks
 
 The tutorials' own recipes (`cnn`: 10 epochs at batch 64, `mlp`: 10 epochs at batch 32) run as
-baselines in the same process. Times are training only (inside fit), mean ± std over seeds.
+baselines in the same process. Times are training only (inside fit), mean ± std over seeds. With
+--engine ray or --workers above 1, each run is a fresh process and runs side by side share cores: the
+output says so under the hardware line.
 """
 
 from __future__ import annotations
@@ -29,13 +32,37 @@ def bench_command(
     out: Annotated[
         str | None, typer.Option(help="Keep the run directories here (default: a temporary folder).")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(help="local: this process (fresh processes if --workers > 1) | ray: tasks on Ray."),
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option(help="Runs at a time (local default 1; ray default: as many as CPUs allow).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default $RAY_ADDRESS, else a new local one).")
+    ] = None,
+    cpus_per_run: Annotated[
+        int, typer.Option(help="ray: CPUs reserved per run, and TensorFlow's threads in it.")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Benchmark training: accuracy and training seconds per recipe (mean ± std), and speed-ups."""
     from mnistlab.evaluation.bench import bench
 
     names = [name.strip() for name in recipes.split(",") if name.strip()]
-    report = bench(names, seeds, data_dir=data_dir, epochs_cap=epochs_cap, train_split=train_split, out=out)
+    report = bench(
+        names,
+        seeds,
+        data_dir=data_dir,
+        epochs_cap=epochs_cap,
+        train_split=train_split,
+        out=out,
+        engine=engine,
+        workers=workers,
+        address=address,
+        cpus_per_run=cpus_per_run,
+    )
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -54,6 +81,8 @@ def _print_tables(report) -> None:
     machine = f"{hardware['cpu']} ({kind}), {hardware['cores']} cores"
     console.print(f"{machine}; seeds {report.seeds}", highlight=False)
     console.print(", ".join(f"{name} {value}" for name, value in versions.items() if value), highlight=False)
+    if report.execution["note"]:  # runs side by side: the seconds are not those of a machine to itself
+        console.print(f"note: {report.execution['note']}", highlight=False)
     table = Table(title="training (mean ± std over seeds; seconds inside fit only)")
     table.add_column("recipe")
     table.add_column("epochs", justify="right")

@@ -5,6 +5,7 @@
     mnistlab predict RUN seven.png --explain --show seen/      # ... and where it looked (occlusion map)
     mnistlab read runs/2026-11-23-fastcnn year.jpg             # year.jpg: 2026 (--json: digits and boxes)
     mnistlab export runs/2026-11-23-fastcnn --format onnx --out digits.onnx
+    mnistlab export runs/2026-11-23-fastcnn --quantize int8   # model.int8.onnx, if as accurate as float
     mnistlab serve runs/2026-11-23-fastcnn --port 8000         # drawing page at http://127.0.0.1:8000/
 
 predict answers every picture: with its digit, or refused (label null and a reason) when it does not
@@ -128,14 +129,28 @@ def json_text(value, depth: int = 0) -> str:
 
 
 def export_command(
-    model: Annotated[str, typer.Argument(help="A run directory or a .keras model file.")],
+    model: Annotated[
+        str, typer.Argument(help="A run directory or a .keras model file (with --quantize int8, also .onnx).")
+    ],
     format: Annotated[str, typer.Option(help="onnx | saved_model.")] = "onnx",
     out: Annotated[Path | None, typer.Option(help="Where to write [default: beside the model].")] = None,
+    quantize: Annotated[
+        str,
+        typer.Option(
+            help="none | int8: onnxruntime's static quantization (onnx only), calibrated on 1,000 training "
+            "images, kept only if its test accuracy is within 0.1 point of float and its argmax agrees "
+            "on >= 99.8% of test images; written beside the model as model.int8.onnx (NAME.int8.onnx)."
+        ),
+    ] = "none",
 ) -> None:
-    """Export a Keras model as ONNX (checked against Keras) or as a TensorFlow SavedModel."""
+    """Export a Keras model as ONNX (checked against Keras; optionally int8) or as a TensorFlow SavedModel."""
     from mnistlab.recognition.export import export
+    from mnistlab.recognition.quantize import recorded_check
 
-    typer.echo(f"wrote {export(model, format=format, out=out)}")
+    target = export(model, format=format, out=out, quantize=quantize)
+    typer.echo(f"wrote {target}")
+    if quantize == "int8":
+        typer.echo(recorded_check(target).describe())
 
 
 def serve_command(

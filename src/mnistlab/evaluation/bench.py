@@ -14,10 +14,17 @@ one, so the recipes are measured side by side while the machine's load changes.
 The clock is the run's own `train_seconds` (inside `fit` only: no data loading, no evaluation). Time to
 an accuracy is read afterwards: each epoch's checkpoint is scored on the test split, outside the clock,
 and the first epoch at or above the target gives the training seconds spent up to its end.
+
+    bench(["fastcnn", "cnn"], seeds=5, engine="ray", workers=4)   # each (recipe, seed) a Ray task
+
+By default the measurements run one after another in this process. With engine "ray", or "local" with
+workers above 1, each is a job of engines.run_jobs in a fresh process, which first pays TensorFlow's
+start-up with its own untimed warm-up run; runs side by side share cores, and the report says so.
 """
 
 from __future__ import annotations
 
+import functools
 import statistics
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -125,6 +132,9 @@ class BenchReport:
     targets: list[float]
     environment: dict[str, Any]  # {"versions": {...}, "hardware": {...}}
     speedups: list[Speedup]
+    # how the runs were executed: {"engine", "workers", "cpus_per_run", "note"}; note is None when the runs
+    # took turns in one process, else what the seconds include (e.g. contention between runs side by side)
+    execution: dict[str, Any] = field(default_factory=lambda: {"engine": "local", "workers": 1, "note": None})
 
     def to_dict(self) -> dict[str, Any]:
         recipes = []
@@ -150,6 +160,7 @@ class BenchReport:
             "targets": self.targets,
             "recipes": recipes,
             "speedups": [asdict(speedup) for speedup in self.speedups],
+            "execution": self.execution,
         }
 
 
@@ -252,6 +263,78 @@ def _speedups(rows: dict[str, RecipeRow], targets: list[float]) -> list[Speedup]
     return speedups
 
 
+@functools.lru_cache(maxsize=1)
+def _scorer(data_dir: str | None) -> TimeToAccuracy:
+    """The test split, loaded once per process (measurements in one process share it)."""
+    from mnistlab.classifier import to_float
+    from mnistlab.data.load import load
+
+    test = load("mnist", split="test", data_dir=data_dir)
+    return TimeToAccuracy(to_float(test["image"]), test["label"])
+
+
+def warm_up(data_dir: str | None, threads: int = 0) -> None:
+    """The first fit in a process also starts TensorFlow's thread pools and kernels (~0.5 CPU s, more wall
+    time on a busy machine); an untimed tiny run pays that, so that no recipe is charged for it. It uses
+    the runs' `threads`: TensorFlow fixes its thread pools at the first fit in a process."""
+    from mnistlab.training.dispatch import train
+
+    with tempfile.TemporaryDirectory(prefix="mnistlab-warm-up-") as scratch:
+        settings = {"train_split": WARM_UP_SPLIT, "threads": threads, "progress": False}
+        train("fastcnn", out=scratch, data_dir=data_dir, **settings)
+
+
+def measure(
+    recipe: str,
+    seed: int,
+    settings: dict[str, Any],
+    out: str | None,
+    data_dir: str | None,
+    fresh_process: bool = False,
+) -> SeedRun:
+    """One (recipe, seed) measurement: a real run (kept in `out`, else in a temporary folder), then its
+    epochs scored outside the clock. fresh_process: warm TensorFlow up first (a job of run_jobs)."""
+    from mnistlab.evaluation.evaluation import write_run_report
+    from mnistlab.training.dispatch import train
+
+    if fresh_process:
+        warm_up(data_dir, settings.get("threads", 0))
+    with tempfile.TemporaryDirectory(prefix="mnistlab-bench-") as scratch:
+        run_dir = Path(out) if out is not None else Path(scratch) / "run"
+        run = train(
+            parse_recipe(recipe)[0],
+            report=write_run_report if out is not None else None,  # runs kept: with their report
+            seed=seed,
+            out=str(run_dir),
+            data_dir=data_dir,
+            progress=False,
+            **settings,
+        )
+        metrics = run.metrics
+        return SeedRun(
+            seed=seed,
+            run_dir=out,
+            test_accuracy=metrics["test_accuracy"],
+            train_seconds=metrics["train_seconds"],
+            epochs=metrics["epochs"],
+            timeline=_scorer(data_dir).timeline(run_dir, metrics),
+        )
+
+
+def _execution(engine: str, workers: int | None, cpus_per_run: int, cores: int) -> dict[str, Any]:
+    """How the runs were executed, and what their seconds then include."""
+    note = None
+    if engine == "local" and (workers or 1) > 1:
+        note = f"{workers} runs at a time shared this machine's {cores} cores: the seconds include contention"
+    elif engine == "ray":
+        at_once = workers or "as many as the cluster's CPUs allow"
+        note = (
+            f"Ray tasks of {cpus_per_run} CPU, {at_once} at a time; runs sharing a node's cores include "
+            "contention, and the hardware shown is this machine's, not necessarily the workers'"
+        )
+    return {"engine": engine, "workers": (workers or 1) if engine == "local" else workers, "note": note}
+
+
 def bench(
     recipes: list[str] | tuple[str, ...] = DEFAULT_RECIPES,
     seeds: int = 3,
@@ -260,17 +343,20 @@ def bench(
     epochs_cap: int | None = None,
     train_split: str | None = None,
     out: str | Path | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_run: int = 1,
 ) -> BenchReport:
     """Train each recipe once per seed (0..seeds-1), side by side, and summarise.
 
     epochs_cap and train_split make a tiny mode (e.g. 1 epoch on 'train[:2%]') for tests.
     out keeps the run directories there; by default they go to a temporary folder that is removed.
+    engine/workers/address/cpus_per_run: see engines.run_jobs; with Ray, each run's TensorFlow uses
+    cpus_per_run threads unless the recipe sets `threads`.
     """
-    from mnistlab.classifier import to_float
-    from mnistlab.data.load import load
-    from mnistlab.evaluation.evaluation import write_run_report
     from mnistlab.rundir import environment
-    from mnistlab.training.dispatch import train
+    from mnistlab.training.engines import Job, check_engine, run_jobs
 
     if seeds < 1:
         raise MnistlabError(f"seeds={seeds}: run at least 1 seed")
@@ -278,45 +364,35 @@ def bench(
         raise MnistlabError("no recipes to run; name some, e.g. fastcnn,cnn,mlp")
     if epochs_cap is not None and epochs_cap < 1:
         raise MnistlabError(f"epochs_cap={epochs_cap}: use at least 1 epoch")
+    check_engine(engine, workers, cpus_per_run, address)
     # an unknown name or setting fails now, not after minutes of training
     settings = {recipe: _settings_for(recipe, epochs_cap, train_split) for recipe in recipes}
-    test = load("mnist", split="test", data_dir=data_dir)
-    scorer = TimeToAccuracy(to_float(test["image"]), test["label"])
-    runs: dict[str, list[SeedRun]] = {recipe: [] for recipe in recipes}
-    with tempfile.TemporaryDirectory(prefix="mnistlab-bench-") as scratch:
-        root = Path(out) if out is not None else Path(scratch)
-        # The first fit in a process also starts TensorFlow's thread pools and kernels (~0.5 CPU s, more
-        # wall time on a busy machine); an untimed tiny run pays that, so that no recipe is charged for it.
-        train(
-            "fastcnn",
-            train_split=WARM_UP_SPLIT,
-            out=str(Path(scratch) / "warm-up"),
-            data_dir=data_dir,
-            progress=False,
-        )
-        for seed in range(seeds):
-            for recipe in recipes:
-                run_dir = root / f"{recipe.replace('=', '-')}-seed{seed}"
-                run = train(
-                    parse_recipe(recipe)[0],
-                    report=write_run_report if out is not None else None,  # runs kept: with their report
-                    seed=seed,
-                    out=str(run_dir),
-                    data_dir=data_dir,
-                    progress=False,
-                    **settings[recipe],
-                )
-                metrics = run.metrics
-                runs[recipe].append(
-                    SeedRun(
-                        seed=seed,
-                        run_dir=str(run_dir) if out is not None else None,
-                        test_accuracy=metrics["test_accuracy"],
-                        train_seconds=metrics["train_seconds"],
-                        epochs=metrics["epochs"],
-                        timeline=scorer.timeline(run_dir, metrics),
-                    )
-                )
+    if engine == "ray":  # TensorFlow's threads match the CPUs Ray reserved for the run
+        settings = {recipe: {"threads": cpus_per_run, **given} for recipe, given in settings.items()}
+    here = engine == "local" and (workers or 1) == 1
+    root = None
+    if out is not None:  # absolute for jobs: a Ray worker's working directory is its raylet's, not ours
+        root = Path(out) if here else Path(out).absolute()
+    jobs = []
+    for seed in range(seeds):  # seeds outer, recipes inner: side by side while the machine's load changes
+        for recipe in recipes:
+            run_dir = None if root is None else str(root / f"{recipe.replace('=', '-')}-seed{seed}")
+            kwargs = {"recipe": recipe, "seed": seed, "settings": settings[recipe], "out": run_dir}
+            jobs.append(
+                Job(f"{recipe} seed {seed}", {**kwargs, "data_dir": data_dir, "fresh_process": not here})
+            )
+    if here:
+        warm_up(data_dir, jobs[0].kwargs["settings"].get("threads", 0))
+        measured = {job.name: measure(**job.kwargs) for job in jobs}
+    else:
+        _scorer(data_dir)  # a missing dataset fails here, in one line, before any process starts
+        options = {"engine": engine, "workers": workers, "address": address, "cpus_per_run": cpus_per_run}
+        measured = run_jobs(measure, jobs, **options)
+    runs = {
+        recipe: [measured[job.name] for job in jobs if job.kwargs["recipe"] == recipe] for recipe in recipes
+    }
     rows = {recipe: RecipeRow(recipe, settings[recipe], runs[recipe]) for recipe in recipes}
     targets = [TARGET_ACCURACY] + [TUTORIAL_ACCURACY[name] for name in recipes if name in TUTORIAL_ACCURACY]
-    return BenchReport(rows, list(range(seeds)), targets, environment(), _speedups(rows, targets))
+    env = environment()
+    execution = _execution(engine, workers, cpus_per_run, env["hardware"]["cores"])
+    return BenchReport(rows, list(range(seeds)), targets, env, _speedups(rows, targets), execution)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mnistlab.errors import MnistlabError, SplitError
+from mnistlab.training.engines import ENGINES
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "nesterov", "rmsprop", "nadam")
 SCHEDULES = ("constant", "onecycle", "cosine")
@@ -82,7 +83,9 @@ class TrainConfig:
         "never look at it. Keras models only. Unset: none.",
     )
     budget_minutes: float = _setting(
-        0.0, "Ensembles: start no member expected to end past this many minutes of training; 0: no limit."
+        0.0,
+        "Ensembles: start no member expected to end past this many minutes of training (of wall-clock when "
+        "members train outside this process: see --engine, --workers); 0: no limit.",
     )
     # -- speed
     precision: str = _setting(
@@ -109,6 +112,24 @@ class TrainConfig:
     )
     out: str | None = _setting(None, "Run directory. Unset: runs/<YYYY-MM-DD>-<model>[-N].")
     progress: bool = _setting(True, "Show a progress bar per epoch and a summary.")
+    # -- ensembles only: where the members train (any other model refuses a value other than the default)
+    engine: str = _setting(
+        "local",
+        "Ensembles only: where members train: local (this process, one after another; fresh processes when "
+        "--workers is above 1) | ray (Ray tasks on a new local instance, or the cluster at --address). "
+        "Outside this process the budget is wall-clock.",
+    )
+    workers: int | None = _setting(
+        None, "Ensembles only: members trained at a time. Unset: local 1; ray as many as the cluster's CPUs."
+    )
+    address: str | None = _setting(
+        None,
+        "Ensembles only, ray: the cluster to join, e.g. 10.0.0.5:6379. Unset: $RAY_ADDRESS, else a new one.",
+    )
+    cpus_per_run: int = _setting(
+        1,
+        "Ensembles only, ray: CPUs reserved per member, and its TensorFlow threads unless --threads is set.",
+    )
     # -- architecture overrides; None: the model's own value, and a model without the setting refuses it
     hidden: int | None = _architecture("units in each hidden Dense layer.")
     layers: int | None = _architecture("number of hidden Dense layers.")
@@ -129,6 +150,7 @@ class TrainConfig:
 
 
 FIELDS = {field.name: field for field in fields(TrainConfig)}
+ENGINE_FIELDS = ("engine", "workers", "address", "cpus_per_run")  # how an ensemble's members are run
 ARCHITECTURE_FIELDS = ("hidden", "layers", "dropout", "filters", "n_estimators", "max_depth")
 _HINTS = typing.get_type_hints(TrainConfig)
 
@@ -194,6 +216,15 @@ def _validate(config: TrainConfig) -> None:
     need(config.budget_minutes >= 0, f"budget_minutes={config.budget_minutes}: use >= 0 (0: no limit)")
     need(config.steps_per_execution >= 1, f"steps_per_execution={config.steps_per_execution}: use >= 1")
     need(config.threads >= 0, f"threads={config.threads}: use >= 0 (0: the library default)")
+    need(config.engine in ENGINES, f"engine={config.engine!r}: choose one of {', '.join(ENGINES)}")
+    need(
+        config.workers is None or config.workers >= 1, f"workers={config.workers}: train at least 1 at a time"
+    )
+    need(config.cpus_per_run >= 1, f"cpus_per_run={config.cpus_per_run}: reserve at least 1 CPU per run")
+    need(
+        config.address is None or config.engine == "ray",
+        f"address={config.address!r} is a Ray cluster's: add --engine ray",
+    )
     need(config.keep_checkpoints >= 1, f"keep_checkpoints={config.keep_checkpoints}: keep at least 1")
     need(
         config.checkpoint_format in CHECKPOINT_FORMATS,

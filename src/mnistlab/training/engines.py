@@ -10,6 +10,11 @@ joins the cluster at `address` (or $RAY_ADDRESS); each job is a Ray task in a wo
 (max_calls=1) with `cpus_per_run` CPUs reserved. A task whose worker or node dies is run again, up to
 `retries` times: the task itself must pick up where the dead one left off (sweep.train_point resumes the
 run from its last epoch checkpoint). An error the task raises is not retried: it would only fail again.
+
+Jobs start in the order given. `admit(job, results)`, when given, is asked just before each job starts,
+with the results of the jobs finished so far: False leaves that job and every later one out (an
+ensemble's wall-clock budget). So that "before it starts" holds, at most `workers` jobs are in flight
+(with Ray and no `workers`: as many as the cluster's CPUs hold, at `cpus_per_run` each).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import multiprocessing
 import os
 import socket
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +41,9 @@ class Job:
 
     name: str
     kwargs: dict[str, Any]
+
+
+Admit = Callable[[Job, dict[str, Any]], bool]  # (the next job, results so far) -> start it?
 
 
 def check_engine(engine: str, workers: int | None, cpus_per_run: int, address: str | None = None) -> None:
@@ -70,44 +78,61 @@ def run_jobs(
     address: str | None = None,
     cpus_per_run: int = 1,
     retries: int = DEFAULT_RETRIES,
+    admit: Admit | None = None,
 ) -> dict[str, Any]:
     """Run task(**job.kwargs) for every job, each in a fresh process -> {job.name: result}.
 
     Every job is run even when some fail; then the failures are raised together as one MnistlabError.
     `task` must be a module-level function (it is pickled by reference into the worker processes).
+    A job that `admit` turned away is absent from the results.
     """
     check_engine(engine, workers, cpus_per_run, address)
     if not jobs:
         return {}
     if engine == "local":
-        results, failures = _run_local(task, jobs, workers or 1)
+        results, failures = _run_local(task, jobs, workers or 1, admit)
     else:
-        results, failures = _run_ray(task, jobs, workers, address, cpus_per_run, retries)
+        results, failures = _run_ray(task, jobs, workers, address, cpus_per_run, retries, admit)
     if failures:
         listed = "; ".join(f"{name}: {message}" for name, message in failures.items())
         raise MnistlabError(f"{len(failures)} of {len(jobs)} runs failed ({listed})")
     return results
 
 
-def _run_local(task, jobs, workers: int) -> tuple[dict[str, Any], dict[str, str]]:
+def _run_local(task, jobs, workers: int, admit) -> tuple[dict[str, Any], dict[str, str]]:
     # spawn, not fork: a forked child would inherit this process's TensorFlow state (threads, graphs)
     context = multiprocessing.get_context("spawn")
     results, failures = {}, {}
+    waiting = list(jobs)
+    running: dict[Any, str] = {}  # Future -> job name
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {job.name: pool.submit(task, **job.kwargs) for job in jobs}
-        for name, future in futures.items():
-            try:
-                results[name] = future.result()
-            except MnistlabError as error:
-                failures[name] = str(error)
-            except BrokenProcessPool:
-                failures[name] = "its process died (resume the sweep to continue from the last epoch)"
-            except Exception as error:  # a bug in the run: name it, the sweep goes on with the others
-                failures[name] = f"{type(error).__name__}: {error}"
+        while waiting or running:
+            while waiting and len(running) < workers:
+                job = waiting.pop(0)
+                if admit is not None and not admit(job, results):
+                    waiting.clear()
+                    break
+                try:
+                    running[pool.submit(task, **job.kwargs)] = job.name
+                except BrokenProcessPool:  # an earlier job's process died and took the pool with it
+                    failures[job.name] = "not started: the pool broke when another run's process died"
+            if not running:
+                break
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:
+                name = running.pop(future)
+                try:
+                    results[name] = future.result()
+                except MnistlabError as error:
+                    failures[name] = str(error)
+                except BrokenProcessPool:
+                    failures[name] = "its process died (resume to continue from the last epoch checkpoint)"
+                except Exception as error:  # a bug in the run: name it, the sweep goes on with the others
+                    failures[name] = f"{type(error).__name__}: {error}"
     return results, failures
 
 
-def _run_ray(task, jobs, workers, address, cpus_per_run, retries) -> tuple[dict[str, Any], dict[str, str]]:
+def _run_ray(task, jobs, workers, address, cpus_per_run, retries, admit) -> tuple[dict, dict[str, str]]:
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
@@ -126,7 +151,9 @@ def _run_ray(task, jobs, workers, address, cpus_per_run, retries) -> tuple[dict[
         remote = ray.remote(num_cpus=cpus_per_run, max_calls=1, max_retries=retries, retry_exceptions=False)(
             task
         )
-        return _submit_throttled(ray, remote, jobs, workers, retries)
+        if admit is not None and workers is None:  # admit decides at each start: never queue in Ray
+            workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_run)
+        return _submit_throttled(ray, remote, jobs, workers, retries, admit)
     finally:
         if started:
             ray.shutdown()
@@ -148,7 +175,7 @@ def _check_reachable(address: str) -> None:
         raise MnistlabError(f"cannot join the Ray cluster at {address}: {error.strerror or error}") from None
 
 
-def _submit_throttled(ray, remote, jobs, workers, retries) -> tuple[dict[str, Any], dict[str, str]]:
+def _submit_throttled(ray, remote, jobs, workers, retries, admit) -> tuple[dict[str, Any], dict[str, str]]:
     """At most `workers` tasks in flight (all at once when unset: Ray queues them by free CPUs)."""
     results, failures = {}, {}
     waiting = list(jobs)
@@ -156,7 +183,12 @@ def _submit_throttled(ray, remote, jobs, workers, retries) -> tuple[dict[str, An
     while waiting or running:
         while waiting and (workers is None or len(running) < workers):
             job = waiting.pop(0)
+            if admit is not None and not admit(job, results):
+                waiting.clear()
+                break
             running[remote.remote(**job.kwargs)] = job.name
+        if not running:
+            break
         (done,), _ = ray.wait(list(running), num_returns=1)
         name = running.pop(done)
         try:

@@ -12,10 +12,19 @@ member that is already right gets most of the gradient on a hard example) and ma
 With a time budget, the number of members is decided by training time alone, never by test accuracy: a
 member is started only if, taking as long as the mean member so far, it ends within the budget. The run
 ends like any other (finish.py); its metrics add `members` and `member_test_accuracy`.
+
+With engine "ray", or "local" with workers above 1, the members are jobs of engines.run_jobs instead,
+`workers` at a time, each in a fresh process that decides like sweep.train_point (a finished member
+reused, a started one resumed, else trained). The budget is then wall-clock: no member starts once the
+time since the members began plus the mean member's wall-clock would pass it.
+
+    mnistlab train --model ensemble --n-estimators 20 --budget-minutes 90 --engine ray --workers 8
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +46,8 @@ from mnistlab.rundir import (
     write_config,
 )
 from mnistlab.training.checkpoints import LoopState
-from mnistlab.training.config import TrainConfig, resolve_config
+from mnistlab.training.config import ENGINE_FIELDS, TrainConfig, resolve_config
+from mnistlab.training.engines import Job, run_jobs
 from mnistlab.training.finish import ReportWriter, finish
 from mnistlab.training.plan import configure, configure_resume
 from mnistlab.training.run import Run, load_run
@@ -67,7 +77,7 @@ def train_ensemble(
 
 def _member_settings(config: TrainConfig) -> dict[str, Any]:
     """The ensemble's settings that each member run takes (not its name, size, budget, seed or folder)."""
-    own = {"model", "n_estimators", "budget_minutes", "seed", "out"}
+    own = {"model", "n_estimators", "budget_minutes", "seed", "out", *ENGINE_FIELDS}
     return {name: value for name, value in config.to_dict().items() if name not in own and value is not None}
 
 
@@ -77,6 +87,15 @@ def _over_budget(config: TrainConfig, runs: list[Run]) -> bool:
         return False
     spent = sum(run.metrics["train_seconds"] for run in runs)
     return spent + spent / len(runs) > 60 * config.budget_minutes
+
+
+def _over_wall_clock_budget(config: TrainConfig, elapsed: float, member_seconds: list[float]) -> bool:
+    """Whether one more member, started now and taking the mean member's wall-clock, would end past the
+    budget. elapsed: seconds since the members began; member_seconds: those trained so far (reused ones
+    cost nothing and would drag the mean down)."""
+    if not config.budget_minutes or not member_seconds:
+        return False
+    return elapsed + sum(member_seconds) / len(member_seconds) > 60 * config.budget_minutes
 
 
 def _member_run(
@@ -90,6 +109,79 @@ def _member_run(
         return train_single(*configure_resume(existing_run(folder), progress=config.progress), folder, report)
     settings = {**_member_settings(config), "seed": config.seed + index, "out": str(folder)}
     return train_single(*configure(member, settings), None, report)
+
+
+def _train_members_here(
+    config: TrainConfig, run_dir: Path, n_estimators: int, member: str, report: ReportWriter | None
+) -> list[Run]:
+    """The members one after another in this process, under a budget of training seconds."""
+    runs: list[Run] = []
+    for index in range(n_estimators):
+        if not (member_dir(run_dir, index) / CONFIG_FILE).is_file() and _over_budget(config, runs):
+            budget = f"{config.budget_minutes:g}-minute budget"
+            reporter.warn(f"stopping at {index} members: one more would pass the {budget}")
+            break
+        runs.append(_member_run(config, run_dir, index, member, report))
+    return runs
+
+
+def in_process(config: TrainConfig) -> bool:
+    """Whether the members train here, one after another (the default), rather than as engine jobs."""
+    return config.engine == "local" and (config.workers or 1) == 1
+
+
+def train_member(run_dir: str, member: str, settings: dict[str, Any], report=None) -> dict[str, Any]:
+    """One member brought to its end in this (fresh) process -> {"outcome", "seconds": its wall-clock}."""
+    start = time.perf_counter()
+    path = Path(run_dir)
+    outcome = "reused"  # finished before: kept as it is
+    if not is_complete(path):
+        with contextlib.redirect_stdout(sys.stderr):  # the member's lines; stdout belongs to the ensemble
+            if is_run_dir(path):
+                train_single(*configure_resume(existing_run(path)), path, report)
+                outcome = "resumed"
+            else:
+                train_single(*configure(member, {**settings, "out": str(path)}), None, report)
+                outcome = "trained"
+    return {"outcome": outcome, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _train_members_as_jobs(
+    config: TrainConfig, run_dir: Path, n_estimators: int, member: str, report: ReportWriter | None
+) -> list[Run]:
+    """The members as engine jobs, `workers` at a time, under a wall-clock budget -> runs in index order."""
+    settings = _member_settings(config)
+    if config.engine == "ray" and not config.threads:  # TensorFlow's threads match the CPUs Ray reserved
+        settings["threads"] = config.cpus_per_run
+    jobs = []
+    for index in range(n_estimators):
+        kwargs = {"settings": {**settings, "seed": config.seed + index}, "report": report}
+        # absolute: a Ray worker's working directory is its raylet's, not this process's
+        folder = member_dir(run_dir.absolute(), index)
+        jobs.append(Job(str(index), {"run_dir": str(folder), "member": member, **kwargs}))
+    started = time.perf_counter()
+
+    def admit(job: Job, results: dict[str, Any]) -> bool:
+        index = int(job.name)
+        if index < 2 or (member_dir(run_dir, index) / CONFIG_FILE).is_file():
+            return True  # an ensemble has at least 2 members; a started one is finished
+        trained = [result["seconds"] for result in results.values() if result["outcome"] != "reused"]
+        if _over_wall_clock_budget(config, time.perf_counter() - started, trained):
+            budget = f"{config.budget_minutes:g}-minute budget (wall-clock)"
+            reporter.warn(f"stopping at {index} members: one more would pass the {budget}")
+            return False
+        return True
+
+    results = run_jobs(
+        train_member,
+        jobs,
+        engine=config.engine,
+        workers=config.workers,
+        address=config.address,
+        cpus_per_run=config.cpus_per_run,
+        admit=admit,
+    )
+    return [load_run(member_dir(run_dir, index)) for index in sorted(map(int, results))]
 
 
 def fit_ensemble(
@@ -107,13 +199,12 @@ def fit_ensemble(
     elif member is None and (member_dir(run_dir, 0) / CONFIG_FILE).is_file():
         member = read_config(member_dir(run_dir, 0))["model"]  # resuming: the recipe the members used
     member = member or MEMBER_RECIPE
-    runs: list[Run] = []
-    for index in range(n_estimators):
-        if not (member_dir(run_dir, index) / CONFIG_FILE).is_file() and _over_budget(config, runs):
-            budget = f"{config.budget_minutes:g}-minute budget"
-            reporter.warn(f"stopping at {index} members: one more would pass the {budget}")
-            break
-        runs.append(_member_run(config, run_dir, index, member, report))
+    members_started = time.perf_counter()
+    if in_process(config):
+        runs = _train_members_here(config, run_dir, n_estimators, member, report)
+    else:
+        runs = _train_members_as_jobs(config, run_dir, n_estimators, member, report)
+    members_seconds = time.perf_counter() - members_started
 
     classifier = run_classifier("keras", combine([run.model for run in runs]), run_dir)
     classifier.save()
@@ -134,5 +225,7 @@ def fit_ensemble(
         "member_test_accuracy": [run.metrics["test_accuracy"] for run in runs],
         "seconds_per_epoch": round(train_seconds / (len(runs) * config.epochs), 3),  # of one member
     }
+    if not in_process(config):  # members side by side: train_seconds adds theirs up, this is the clock's
+        extra["members_wall_seconds"] = round(members_seconds, 3)
     timing = {"eval_seconds": eval_seconds, "load_seconds": load_seconds}
     return finish(classifier, state, probabilities, data, **timing, extra=extra, report=report)

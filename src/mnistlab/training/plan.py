@@ -14,7 +14,14 @@ from typing import Any
 
 from mnistlab.errors import MnistlabError
 from mnistlab.rundir import read_config, release
-from mnistlab.training.config import ARCHITECTURE_FIELDS, TrainConfig, config_from_dict, resolve_config
+from mnistlab.training.config import (
+    ARCHITECTURE_FIELDS,
+    ENGINE_FIELDS,
+    FIELDS,
+    TrainConfig,
+    config_from_dict,
+    resolve_config,
+)
 from mnistlab.training.model_source import ModelSource, model_source
 from mnistlab.training.runtime import native_precision
 
@@ -27,6 +34,7 @@ def configure(model: str, settings: dict[str, Any]) -> tuple[TrainConfig, ModelS
         config = dataclasses.replace(config, precision=native_precision())
     source.check_overrides(config.architecture())
     _check_epoch_settings(config, source)
+    _check_engine_settings(config, source)
     if source.path is not None:  # a file: remember where it is, wherever a resume starts from
         return dataclasses.replace(config, model=str(source.path)), source
     # record the architecture actually built, e.g. hidden=128, not "the default"
@@ -46,6 +54,18 @@ def _check_epoch_settings(config: TrainConfig, source: ModelSource) -> None:
             raise MnistlabError(
                 f"{name}: {source.name} is a {source.kind} model, fitted once with no epochs to monitor "
                 f"or checkpoint; drop --{name.replace('_', '-')} (it works for Keras models)"
+            )
+
+
+def _check_engine_settings(config: TrainConfig, source: ModelSource) -> None:
+    """engine, workers, address, cpus_per_run say where an ensemble's members train: nothing else has any."""
+    if source.member_recipe is not None:
+        return
+    for name in ENGINE_FIELDS:
+        if getattr(config, name) != FIELDS[name].default:
+            raise MnistlabError(
+                f"{name}: {source.name} trains as one run, in this process; --{name.replace('_', '-')} is "
+                "for ensembles' members (to train runs side by side, use `mnistlab sweep --engine ...`)"
             )
 
 
