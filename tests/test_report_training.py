@@ -49,9 +49,10 @@ def test_training_writes_a_self_contained_report(trained_run):
     html = (trained_run / "report.html").read_text()
     parser = _Images()
     parser.feed(html)
-    # confusion matrix, per-class accuracy, calibration, mistakes, samples, class distribution; an MLP
-    # has no feature maps, and one epoch draws no training curve
-    assert len(parser.sources) == 6
+    # confusion matrix, per-class accuracy, calibration, mistakes, their explanations, samples, class
+    # distribution; an MLP has no feature maps, and one epoch draws no training curve
+    assert len(parser.sources) == 7
+    assert "Why the mistakes" in html
     assert all(source.startswith("data:image/png;base64,") for source in parser.sources)
     assert "Feature maps" not in html and "Training curves" not in html
     assert f"{metrics['test_accuracy']:.2%}" in html  # the report agrees with metrics.json
