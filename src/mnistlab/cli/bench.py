@@ -18,6 +18,8 @@ from typing import Annotated
 
 import typer
 
+from mnistlab.cli.sweep import Address, CpusPerRun, Workers
+
 
 def bench_command(
     recipes: Annotated[str, typer.Option(help="Comma-separated zoo names.")] = "fastcnn,cnn,mlp",
@@ -36,15 +38,9 @@ def bench_command(
         str,
         typer.Option(help="local: this process (fresh processes if --workers > 1) | ray: tasks on Ray."),
     ] = "local",
-    workers: Annotated[
-        int | None, typer.Option(help="Runs at a time (local default 1; ray default: as many as CPUs allow).")
-    ] = None,
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster to join (default $RAY_ADDRESS, else a new local one).")
-    ] = None,
-    cpus_per_run: Annotated[
-        int, typer.Option(help="ray: CPUs reserved per run, and TensorFlow's threads in it.")
-    ] = 1,
+    workers: Workers = None,
+    address: Address = None,
+    cpus_per_run: CpusPerRun = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Benchmark training: accuracy and training seconds per recipe (mean ± std), and speed-ups."""

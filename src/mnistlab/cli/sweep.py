@@ -43,6 +43,16 @@ def _read_value(model: str, name: str, value: str) -> Any:
     return parse_recipe(f"{model}+{name}={value}")[1][name]
 
 
+# The engine options `sweep` shares with `bench` (and whose meaning training/engines.py defines).
+Workers = Annotated[
+    int | None, typer.Option(help="Runs at a time (local default 1; ray default: as many as CPUs allow).")
+]
+Address = Annotated[
+    str | None, typer.Option(help="Ray cluster to join (default $RAY_ADDRESS, else a new local one).")
+]
+CpusPerRun = Annotated[int, typer.Option(help="ray: CPUs reserved per run, and TensorFlow's threads in it.")]
+
+
 def sweep_command(
     model: Annotated[str | None, typer.Option(help="The model of every point (default fastcnn).")] = None,
     param: Annotated[
@@ -67,15 +77,9 @@ def sweep_command(
     engine: Annotated[
         str, typer.Option(help="local: fresh processes on this machine | ray: tasks on a Ray cluster.")
     ] = "local",
-    workers: Annotated[
-        int | None, typer.Option(help="Runs at a time (local default 1; ray default: as many as CPUs allow).")
-    ] = None,
-    address: Annotated[
-        str | None, typer.Option(help="Ray cluster to join (default $RAY_ADDRESS, else a new local one).")
-    ] = None,
-    cpus_per_run: Annotated[
-        int, typer.Option(help="ray: CPUs reserved per run, and TensorFlow's threads in it.")
-    ] = 1,
+    workers: Workers = None,
+    address: Address = None,
+    cpus_per_run: CpusPerRun = 1,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the sweep's runs as one JSON list (leaderboard rows).")
     ] = False,
