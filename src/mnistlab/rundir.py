@@ -97,17 +97,25 @@ def new_run_dir(model_name: str, out: str | None) -> Path:
                 f"or continue it with {setting('resume', str(path))}"
             )
         return path
-    stem = f"{datetime.date.today().isoformat()}-{model_name}"
+    path = fresh_folder(f"{datetime.date.today().isoformat()}-{model_name}")
+    claim(path)
+    point_latest(path)
+    return path
+
+
+def fresh_folder(stem: str) -> Path:
+    """A new, empty RUNS_ROOT/<stem>, or <stem>-2, -3, ... when it is taken; made here, so that two runs (or
+    sweeps) started at once never share a folder."""
     for number in range(1, 10_000):
         path = RUNS_ROOT / (stem if number == 1 else f"{stem}-{number}")
         try:
-            path.mkdir(parents=True)  # exist_ok=False: two runs started at once never share a folder
+            path.mkdir(parents=True)  # exist_ok=False: whoever makes the folder owns it
         except FileExistsError:
             continue
-        claim(path)
-        point_latest(path)
         return path
-    raise MnistlabError(f"{RUNS_ROOT} holds 10000 runs named {stem}-N; clean up or choose {setting('out')}")
+    raise MnistlabError(
+        f"{RUNS_ROOT} holds 10000 folders named {stem}-N; clean up or choose {setting('out')}"
+    )
 
 
 def point_latest(run_dir: Path) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from mnistlab.errors import MnistlabError, setting
 from mnistlab.files import atomic_write_json
-from mnistlab.rundir import RUNS_ROOT, is_complete, is_run_dir, needs_report, read_json
+from mnistlab.rundir import fresh_folder, is_complete, is_run_dir, needs_report, read_json
 from mnistlab.training.engines import DEFAULT_RETRIES, Job, check_engine, run_jobs
 
 SWEEP_FILE = "sweep.json"
@@ -188,15 +188,7 @@ def _new_sweep_dir(model: str, out: str | Path | None) -> Path:
             )
         folder.mkdir(parents=True, exist_ok=True)
         return folder
-    stem = f"sweep-{datetime.date.today().isoformat()}-{Path(model).stem}"
-    for number in range(1, 10_000):
-        folder = RUNS_ROOT / (stem if number == 1 else f"{stem}-{number}")
-        try:
-            folder.mkdir(parents=True)  # exist_ok=False: two sweeps started at once never share a folder
-        except FileExistsError:
-            continue
-        return folder
-    raise MnistlabError(f"{RUNS_ROOT} holds 10000 sweeps named {stem}-N; clean up or choose {setting('out')}")
+    return fresh_folder(f"sweep-{datetime.date.today().isoformat()}-{Path(model).stem}")
 
 
 def _sweep_record(model: str, params: dict, seeds: list[int], points: list[Point]) -> dict[str, Any]:
