@@ -116,7 +116,8 @@ def test_number_mode_reads_the_digits_and_boxes_them(page):
         assert page.eval_on_selector("#pad", "pad => [pad.width, pad.height]") == [720, 240]
         draw(page, NUMBER)
         page.wait_for_function("document.querySelectorAll('#digits .read-digit').length === 3", timeout=20000)
-        page.wait_for_timeout(500)  # let a request still in flight land
+        # answers to the half-drawn number may land first: wait until the finished drawing's has
+        page.wait_for_function("document.body.dataset.busy === 'false'", timeout=20000)
         assert page.text_content("#label") == "174"
         read = page.eval_on_selector_all("#digits .read-digit", "items => items.map(i => i.dataset.digit)")
         assert read == ["1", "7", "4"]

@@ -189,6 +189,7 @@ function predictDrawing() {
     return;
   }
   inFlight = true;
+  document.body.dataset.busy = "true"; // a drawing is being read: its answer is not shown yet
   dirty = false;
   const sentMode = mode;
   pad.toBlob(async (blob) => {
@@ -204,6 +205,8 @@ function predictDrawing() {
       inFlight = false;
       if (dirty) {
         predictDrawing();
+      } else {
+        document.body.dataset.busy = "false"; // the answer shown is the drawing's as it stands
       }
     }
   }, "image/png");
