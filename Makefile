@@ -35,9 +35,10 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver; }
 
-# On every core (pytest-xdist), a module's tests on one worker so its fixtures are built once.
+# On every core (pytest-xdist): a module's tests on one worker so its fixtures are built once, the heaviest
+# modules handed out first (tests/conftest.py).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -m "not accuracy" -n auto --dist loadfile
+	$(BIN)/python -m pytest -m "not accuracy" -n auto --dist loadgroup --no-loadscope-reorder
 
 # The edit-test loop (under a minute): unit and data tests only. It leaves out everything marked slow
 # (training runs, `mnistlab` in subprocesses, tests needing a trained model: see tests/conftest.py), the

@@ -61,11 +61,41 @@ SLOW_MODULES = {
 SLOW_FIXTURES = {"fastcnn_run", "ensemble_run", "keras_run", "forest_file", "trained_run", "model_path"}
 
 
+# `make test` spreads the tests over every core with pytest-xdist (--dist loadgroup --no-loadscope-reorder):
+# each module's tests go to one worker, so its module fixtures are built once, except in modules whose
+# tests share nothing costly (EACH_TEST_ALONE), which are handed out one test at a time. Modules are handed
+# out in the order below, the heaviest first (seconds of work on 2 cores, from --durations), so that the
+# light ones fill in at the end instead of one long module running on alone.
+HEAVIEST_FIRST = (
+    "test_ray.py",  # ~200 s
+    "test_notebooks.py",  # 5 x 20-35 s, alone
+    "test_models.py",  # the zoo contract, alone
+    "test_sweep.py",
+    "test_resume.py",
+    "test_run_safety.py",
+    "test_predict.py",
+    "test_backend.py",
+    "test_audit.py",
+    "test_train_cli.py",
+    "test_export.py",
+    "test_compare.py",
+    "test_evaluation_cli.py",
+    "test_recipes.py",
+    "test_bench.py",
+    "test_training_monitor.py",
+)
+EACH_TEST_ALONE = {"test_notebooks.py", "test_models.py"}
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         needs = set(getattr(item, "fixturenames", ()))
         if item.path.name in SLOW_MODULES or needs & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
+        if item.path.name not in EACH_TEST_ALONE and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    rank = {name: position for position, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the order within a module
 
 
 def build_once(folder: Path, build: Callable[[Path], object]) -> Path:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from cli_support import call_cli
 
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation.bench import (
@@ -69,18 +67,10 @@ def test_a_recipe_may_change_training_settings():
         parse_recipe("fastcnn+bfloat16")
 
 
-def _mnistlab(*args: str, data_dir) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MNISTLAB_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, env=env, timeout=300
-    )
-
-
 def test_bench_tiny_mode_runs_the_real_command_and_reports_json(mnist_dir, tmp_path):
-    result = _mnistlab(
+    result = call_cli(
         "bench", "--recipes", "fastcnn,mlp,fastcnn+batch_size=256", "--seeds", "1", "--epochs-cap", "2",
-        "--train-split", "train[:1%]", "--out", str(tmp_path / "runs"), "--json",
-        data_dir=mnist_dir,
+        "--train-split", "train[:1%]", "--out", tmp_path / "runs", "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -114,7 +104,7 @@ def test_bench_tiny_mode_runs_the_real_command_and_reports_json(mnist_dir, tmp_p
 
 
 def test_bench_refuses_an_unknown_recipe_in_one_line(mnist_dir):
-    result = _mnistlab("bench", "--recipes", "fastcnn,nosuchnet", "--seeds", "1", data_dir=mnist_dir)
+    result = call_cli("bench", "--recipes", "fastcnn,nosuchnet", "--seeds", "1")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: unknown model 'nosuchnet'")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

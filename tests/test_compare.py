@@ -1,5 +1,5 @@
 """`runs compare`: Wilson intervals, the exact McNemar test, discordant counts on real runs, the saved outputs
-reused, one-line errors for runs of different datasets, and the real CLI (JSON and the sheet)."""
+reused, one-line errors for runs of different datasets, and the CLI (JSON and the sheet)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_support import call_cli
 from PIL import Image
 from scipy.stats import binomtest
 from test_evaluation import build_keras_run
@@ -136,25 +135,16 @@ def test_runs_of_different_datasets_are_a_clear_error(keras_run, mnist_dir, tmp_
         compare_runs(keras_run, fashion, split=SPLIT, data_dir=mnist_dir)
 
 
-def run_cli(*args: str, mnist_dir, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MNISTLAB_DATA_DIR": str(mnist_dir), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=cwd,
-    )
+WIDE = {"COLUMNS": "200"}  # a wide console: no wrapped paths
 
 
 def test_cli_json_table_latest_and_errors(fastcnn_run, keras_run, mnist_dir, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / "latest").symlink_to(keras_run, target_is_directory=True)  # as `mnistlab train` points it
-    result = run_cli(
-        "runs", "compare", str(fastcnn_run), "runs/latest", "--split", SPLIT, "--json", "--out", "cmp",
-        mnist_dir=mnist_dir, cwd=tmp_path,
+    result = call_cli(
+        "runs", "compare", fastcnn_run, "runs/latest", "--split", SPLIT, "--json", "--out", "cmp",
+        env=WIDE, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)  # stdout holds the JSON object alone
@@ -163,7 +153,7 @@ def test_cli_json_table_latest_and_errors(fastcnn_run, keras_run, mnist_dir, tmp
     assert (tmp_path / "cmp" / "disagreements.png").read_bytes().startswith(PNG_MAGIC)
 
     pair = (str(fastcnn_run), str(keras_run))
-    table = run_cli("runs", "compare", *pair, "--split", SPLIT, mnist_dir=mnist_dir, cwd=tmp_path)
+    table = call_cli("runs", "compare", *pair, "--split", SPLIT, env=WIDE, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "McNemar" in table.stdout and f"{answer['a']['accuracy']:.2%}" in table.stdout
     beside_a = fastcnn_run.resolve().parent / f"compare-{fastcnn_run.name}-vs-{keras_run.name}"
@@ -171,7 +161,7 @@ def test_cli_json_table_latest_and_errors(fastcnn_run, keras_run, mnist_dir, tmp
 
     fashion = _other_dataset_copy(keras_run, tmp_path / "fashion")
     for bad in ([str(keras_run), str(fashion)], [str(keras_run), str(tmp_path / "nowhere")]):
-        failed = run_cli("runs", "compare", *bad, "--split", SPLIT, mnist_dir=mnist_dir, cwd=tmp_path)
+        failed = call_cli("runs", "compare", *bad, "--split", SPLIT, env=WIDE, cwd=tmp_path)
         assert failed.returncode == 2, failed.stderr
         assert failed.stderr.startswith("error: ") and len(failed.stderr.strip().splitlines()) == 1
         assert "Traceback" not in failed.stderr

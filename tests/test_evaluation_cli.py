@@ -1,15 +1,16 @@
-"""`mnistlab evaluate` through the real CLI: --json (in a subprocess), the table and one-line errors."""
+"""`mnistlab evaluate` through the real CLI: --json (in a fresh process), the table and one-line errors (in
+this one)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
+from cli_support import call_cli, run_cli
 from test_report_training import build_trained_run
+
+WIDE = {"COLUMNS": "200"}  # a wide console: no wrapped paths
 
 
 @pytest.fixture(scope="session")
@@ -17,16 +18,9 @@ def trained_run(tmp_path_factory, mnist_dir):
     return build_trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
 
 
-def run_cli(*args: str, mnist_dir) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MNISTLAB_DATA_DIR": str(mnist_dir), "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300, env=env
-    )
-
-
 def test_json_is_one_object_with_every_metric(trained_run, mnist_dir, tmp_path):
     run_dir = shutil.copytree(trained_run, tmp_path / "run")  # the evaluation is written into it
-    result = run_cli("evaluate", str(run_dir), "--split", "test[:1000]", "--json", mnist_dir=mnist_dir)
+    result = run_cli("evaluate", run_dir, "--split", "test[:1000]", "--json", env=WIDE)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)  # the whole of stdout is one JSON object
     assert isinstance(document, dict)
@@ -82,8 +76,8 @@ def test_robustness_json_table_and_report(trained_run, mnist_dir, tmp_path):
     from mnistlab.evaluation.robustness import CORRUPTIONS
 
     run_dir = shutil.copytree(trained_run, tmp_path / "run")
-    args = ("evaluate", str(run_dir), "--split", "test[:500]", "--robustness", "--robustness-limit", "100")
-    result = run_cli(*args, "--json", mnist_dir=mnist_dir)
+    args = ("evaluate", run_dir, "--split", "test[:500]", "--robustness", "--robustness-limit", "100")
+    result = call_cli(*args, "--json", env=WIDE)
     assert result.returncode == 0, result.stderr
     robustness = json.loads(result.stdout)["robustness"]
     assert robustness["examples"] == 100 and robustness["seed"] == 0
@@ -94,14 +88,14 @@ def test_robustness_json_table_and_report(trained_run, mnist_dir, tmp_path):
     assert (out_dir / "robustness.png").is_file() and (out_dir / "robustness_examples.png").is_file()
     assert 'id="robustness-table"' in (out_dir / "report.html").read_text()
 
-    table = run_cli(*args, mnist_dir=mnist_dir)
+    table = call_cli(*args, env=WIDE)
     assert table.returncode == 0, table.stderr
     assert "accuracy under corruptions (100 test digits" in table.stdout
     rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") == 6}
     assert f"{robustness['corruptions'][0]['accuracy'][2]:.2%}" in rows["gaussian_noise"]
     assert "robustness: jpeg" in table.stderr  # progress, one line per corruption
 
-    bad = run_cli("evaluate", str(run_dir), "--robustness", "--robustness-limit", "0", mnist_dir=mnist_dir)
+    bad = call_cli("evaluate", run_dir, "--robustness", "--robustness-limit", "0")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
     assert "--robustness-limit" in bad.stderr

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import onnx
 import pytest
+from cli_support import call_cli
 from recognition_support import mnist_split
 
 import mnistlab
@@ -24,12 +22,6 @@ def model_path(fastcnn_run):
 @pytest.fixture(scope="module")
 def onnx_file(model_path, tmp_path_factory):
     return export(model_path, format="onnx", out=tmp_path_factory.mktemp("export") / "digits.onnx")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_onnx_file_is_valid_nhwc_and_documented(onnx_file):
@@ -134,7 +126,7 @@ def test_a_layer_without_onnx_equivalent_is_named():
 
 
 def test_cli_export_and_its_refusals(model_path, tmp_path):
-    result = run_cli("export", str(model_path), "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
+    result = call_cli("export", model_path, "--format", "onnx", "--out", tmp_path / "m.onnx")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"wrote {tmp_path / 'm.onnx'}"
 
@@ -145,11 +137,11 @@ def test_cli_export_and_its_refusals(model_path, tmp_path):
         ("--format", "saved_model", "--quantize", "int8"): "makes an ONNX file; use it with format='onnx'",
     }
     for flags, message in refusals.items():
-        refused = run_cli("export", str(model_path), *flags)
+        refused = call_cli("export", model_path, *flags)
         ours = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
         assert refused.returncode == 2 and len(ours) == 1 and message in ours[0], refused.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["m.onnx"]  # the refusals wrote nothing
-    onnx_refused = run_cli("export", str(tmp_path / "m.onnx"))
+    onnx_refused = call_cli("export", tmp_path / "m.onnx")
     assert onnx_refused.returncode == 2 and "already an ONNX model" in onnx_refused.stderr
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_support import call_cli
 
 import mnistlab
 
@@ -75,14 +76,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_run(uninterrupted, mnist_d
     process.communicate(timeout=60)
     assert not (run_dir / "metrics.json").exists(), "the run finished before it could be killed"
 
-    env = {**os.environ, "MNISTLAB_DATA_DIR": str(mnist_dir)}
-    resumed = subprocess.run(
-        [sys.executable, "-m", "mnistlab", "train", "--resume", str(run_dir)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    resumed = call_cli("train", "--resume", run_dir)  # a new process resumes: here, this one
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch" in resumed.stdout
 
@@ -97,13 +91,7 @@ def test_resume_after_sigkill_gives_the_uninterrupted_run(uninterrupted, mnist_d
     assert metrics["test_loss"] == pytest.approx(uninterrupted.metrics["test_loss"], rel=1e-3)
     assert (run_dir / "model.keras").is_file() and (run_dir / "config.json").is_file()
 
-    again = subprocess.run(
-        [sys.executable, "-m", "mnistlab", "train", "--resume", str(run_dir)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = call_cli("train", "--resume", run_dir)
     assert again.returncode == 2 and "already complete" in again.stderr
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from cli_support import call_cli
 
 import mnistlab
 from mnistlab.cli import main
@@ -18,12 +16,6 @@ from mnistlab.errors import MnistlabError
 from mnistlab.training.run import load_run
 
 TINY = ["--epochs", "1", "--train-split", "train[:2%]", "--no-progress"]
-
-
-def run_cli(*args: str, cwd: Path, data_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MNISTLAB_DATA_DIR": str(data_dir)}
-    command = [sys.executable, "-m", "mnistlab", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
 def call(*args: str) -> int:
@@ -42,7 +34,7 @@ def in_tmp(tmp_path, monkeypatch, mnist_dir):
 
 def test_tiny_run_writes_the_whole_run_directory(tmp_path, mnist_dir):
     args = ["--model", "mlp", "--epochs", "3", "--train-split", "train[:2%]", "--val-fraction", "0.1"]
-    result = run_cli("train", *args, "--keep-checkpoints", "2", cwd=tmp_path, data_dir=mnist_dir)
+    result = call_cli("train", *args, "--keep-checkpoints", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "epoch 3/3" in result.stdout and "test accuracy" in result.stdout

@@ -9,9 +9,9 @@
                                               # interrupted ones resumed from their last epoch
 
 A point's folder is named by the settings that vary across the grid and its seed (fixed settings would
-only lengthen every name). Each run happens in a fresh process (see engines.py), started by train_point,
-which also decides between a new run, a resume and reusing a finished one, so that a retried Ray task
-picks up where its dead worker left off. From a script, call sweep() under `if __name__ == "__main__":`,
+only lengthen every name). A finished point is reused as it is; every other run happens in a fresh process
+(see engines.py), started by train_point, which decides between a new run and a resume, so that a retried
+Ray task picks up where its dead worker left off. From a script, call sweep() under `if __name__ == "__main__":`,
 as with any multiprocessing code: the local engine's spawned processes import the script again.
 """
 
@@ -108,7 +108,7 @@ def train_point(run_dir: str, model: str, settings: dict[str, Any], report=None)
     from mnistlab.training.dispatch import train
 
     path = Path(run_dir)
-    if is_complete(path) and (report is None or not needs_report(path)):
+    if _finished(path, report):  # a retried task whose first try finished the run just before it died
         return "reused"
     with contextlib.redirect_stdout(sys.stderr):
         if is_run_dir(path):
@@ -151,14 +151,17 @@ def sweep(
         _check_points(model, points)
         folder = _new_sweep_dir(model, out)
         atomic_write_json(folder / SWEEP_FILE, _sweep_record(model, dict(params or {}), list(seeds), points))
-    jobs = []
+    jobs, reused = [], {}
     for point in points:
+        if _finished(folder / point.name, report):  # decided here: no fresh process just to say so
+            reused[point.name] = "reused"
+            continue
         settings = dict(point.settings)
         if engine == "ray":  # TensorFlow's threads match the CPUs Ray reserved for the run
             settings.setdefault("threads", cpus_per_run)
         kwargs = {"run_dir": str(folder / point.name), "model": model, "settings": settings, "report": report}
         jobs.append(Job(point.name, kwargs))
-    outcomes = run_jobs(
+    trained = run_jobs(
         train_point,
         jobs,
         engine=engine,
@@ -167,7 +170,13 @@ def sweep(
         cpus_per_run=cpus_per_run,
         retries=retries,
     )
+    outcomes = {point.name: {**reused, **trained}[point.name] for point in points}  # in the grid's order
     return SweepResult(folder, model, points, outcomes, round(time.perf_counter() - started, 3))
+
+
+def _finished(run_dir: Path, report) -> bool:
+    """Whether a point's run is done: complete, with its report when reports are asked for."""
+    return is_complete(run_dir) and (report is None or not needs_report(run_dir))
 
 
 def _check_points(model: str, points: list[Point]) -> None:
