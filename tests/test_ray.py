@@ -95,8 +95,9 @@ def _metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_a_sweep_on_two_nodes_matches_plain_runs(two_nodes, references, tmp_path):
-    result = sweep("fastcnn", SWEEP_GRID, [0], out=tmp_path / "ray", engine="ray", address=two_nodes.address)
+def test_a_sweep_on_two_nodes_matches_plain_runs(two_nodes, references, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative --out: the runs land here, wherever the Ray workers run
+    result = sweep("fastcnn", SWEEP_GRID, [0], out="ray", engine="ray", address=two_nodes.address)
     assert result.outcomes == {name: "trained" for name in SWEEP_POINTS}
     accuracies = {name: _metrics(tmp_path / "ray" / name)["test_accuracy"] for name in SWEEP_POINTS}
     assert accuracies == {name: references[1][name]["test_accuracy"] for name in SWEEP_POINTS}

@@ -9,10 +9,11 @@
                                               # interrupted ones resumed from their last epoch
 
 A point's folder is named by the settings that vary across the grid and its seed (fixed settings would
-only lengthen every name). A finished point is reused as it is; every other run happens in a fresh process
-(see engines.py), started by train_point, which decides between a new run and a resume, so that a retried
-Ray task picks up where its dead worker left off. From a script, call sweep() under `if __name__ == "__main__":`,
-as with any multiprocessing code: the local engine's spawned processes import the script again.
+only lengthen every name). A finished point is reused as it is; every other run happens in a fresh
+process (see engines.py), started by train_point, which decides between a new run and a resume, so that a
+retried Ray task picks up where its dead worker left off. From a script, call sweep() under
+`if __name__ == "__main__":`, as with any multiprocessing code: the local engine's spawned processes
+import the script again.
 """
 
 from __future__ import annotations
@@ -159,7 +160,9 @@ def sweep(
         settings = dict(point.settings)
         if engine == "ray":  # TensorFlow's threads match the CPUs Ray reserved for the run
             settings.setdefault("threads", cpus_per_run)
-        kwargs = {"run_dir": str(folder / point.name), "model": model, "settings": settings, "report": report}
+        # absolute: a Ray worker's working directory is its raylet's, not this process's
+        run_dir = str(folder.absolute() / point.name)
+        kwargs = {"run_dir": run_dir, "model": model, "settings": settings, "report": report}
         jobs.append(Job(point.name, kwargs))
     trained = run_jobs(
         train_point,
