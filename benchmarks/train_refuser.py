@@ -1,14 +1,19 @@
 """Train the refuser shipped in src/mnistlab/recognition/ (refuser.onnx + refuser.json) and print its figures.
 
-    MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/train_refuser.py src/mnistlab/recognition
+    MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/train_refuser.py \
+        src/mnistlab/recognition [--cache /tmp/refuser-examples.npz]
 
-About 15 minutes on 2 cores (photographing 4,500 pictures is half of it). The figures (digits
-refused on held-out MNIST training digits; non-digits refused among held-out fonts, held-out shapes and
-fresh draws) land in refuser.json and in RESULTS.md.
+60 minutes (45 CPU-minutes) on 2 cores shared with other work: drawing 50,000 non-digits and
+photographing 8,500 pictures (3,000 digits and 3,000 non-digits to learn from, 2,500 held-out digits to
+choose the threshold on), in 2 processes, took 42 of them. --cache keeps those examples for another
+training with other epochs or threshold. The figures (digits refused among held-out MNIST training
+digits, as photos and clean; non-digits refused among held-out fonts, held-out shapes and fresh draws)
+land in refuser.json and in RESULTS.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -19,15 +24,25 @@ from pathlib import Path
 from mnistlab.recognition.refuser import train
 from mnistlab.rundir import cpu_model
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from photo_digits import STYLE_WEIGHTS, STYLES, render_photo  # noqa: E402
+
+
+def photograph(picture, rng):
+    return render_photo(picture, rng, rng.choice(STYLES, p=STYLE_WEIGHTS))[0]
+
+
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--cache", type=Path, help="an .npz file keeping the drawn and photographed examples")
+    args = parser.parse_args()
     started = time.perf_counter()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from photo_digits import STYLE_WEIGHTS, STYLES, render_photo
-
-    def photograph(picture, rng):
-        return render_photo(picture, rng, rng.choice(STYLES, p=STYLE_WEIGHTS))[0]
-
-    info = train(Path(sys.argv[1]), data_dir=os.environ.get("MNISTLAB_DATA_DIR"), photograph=photograph)
+    data_dir = os.environ.get("MNISTLAB_DATA_DIR")
+    info = train(args.out, data_dir=data_dir, photograph=photograph, cache=args.cache)
     print(json.dumps(info, indent=2))
     machine = f"{cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}"
     print(f"{time.perf_counter() - started:.0f} s on {machine}")

@@ -6,8 +6,8 @@
 Each kind is drawn at 96 x 96 px with random pen width, slant and wobble, then brought to MNIST's format
 the way a real picture is (crop to the ink, longer side to 20 px, centred by mass), so the refuser sees
 negatives exactly as it will see them after preprocessing:
-- letter:   a handwriting-like letter: a font glyph, slanted, rotated and elastically warped, pen width
-            changed (letters that are written like a digit, O o I l i, are left out);
+- letter:   a handwriting-like letter: a font glyph, slanted, rotated and elastically warped (from barely to
+            loosely), pen width changed (letters that are written like a digit, O o I l i, are left out);
 - symbol:   + - = x # % @ & ? ! * < > ~ $ and friends, warped the same way;
 - scribble: a random smooth pen path that loops and crosses itself;
 - hatching: parallel (or crossed) strokes, as when a box is shaded in;
@@ -38,10 +38,17 @@ TRAINING_FONTS = (
     "DejaVuSans.ttf",
     "DejaVuSans-Bold.ttf",
     "DejaVuSans-Oblique.ttf",
+    "DejaVuSans-BoldOblique.ttf",
     "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
     "DejaVuSerif-Italic.ttf",
     "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf",
+    "DejaVuSansMono-Oblique.ttf",
     "cmr10.ttf",
+    "cmb10.ttf",
+    "cmti10.ttf",
+    "cmmi10.ttf",
     "cmss10.ttf",
 )
 HELD_OUT_FONTS = ("STIXGeneral.ttf", "STIXGeneralItalic.ttf", "DejaVuSerif-BoldItalic.ttf", "cmtt10.ttf")
@@ -119,10 +126,9 @@ def _smooth_path(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def _draw(kind: str, rng: np.random.Generator, fonts: tuple[str, ...], digits: np.ndarray | None):
-    if kind == "letter":
-        return _pen(_warp(_glyph(rng.choice(list(LETTERS)), rng.choice(fonts), rng), rng), rng)
-    if kind == "symbol":
-        return _pen(_warp(_glyph(rng.choice(list(SYMBOLS)), rng.choice(fonts), rng), rng), rng)
+    if kind in ("letter", "symbol"):  # from print-like to loosely handwritten
+        glyph = _glyph(rng.choice(list(LETTERS if kind == "letter" else SYMBOLS)), rng.choice(fonts), rng)
+        return _pen(_warp(glyph, rng, rng.uniform(0.5, 1.6)), rng)
     if kind == "scribble":
         path = ndimage.gaussian_filter1d(_smooth_path(rng, int(rng.integers(6, 16))), 3, axis=0)
         return _pen(_path(path, rng), rng)

@@ -11,8 +11,10 @@ generated pictures that are not one digit (negatives.py: letters, symbols, scrib
 ticks, several digits). It sees the same 28 x 28 image the classifier sees, and it is one
 onnxruntime call for a whole batch (no TensorFlow at prediction time).
 
-Its threshold on the digit probability is chosen on held-out MNIST training digits so that 0.5% of them
-are refused (refuser.json records it with the figures measured when the network was trained);
+Photographed digits and non-digits, prepared again by preprocess(), are part of its training: photos
+of letters look like digits far more often than clean renders do. Its threshold on the digit probability
+is chosen on a few thousand photographed held-out MNIST training digits so that 0.6% of them are refused
+(refuser.json records it with the figures measured when the network was trained);
 `threshold` trades refusals of digits against acceptance of non-digits. The network is rebuilt, from
 the code in this module alone, by `benchmarks/train_refuser.py OUT_FOLDER`.
 """
@@ -89,6 +91,10 @@ def load_refuser(folder: str | None = None) -> Refuser:
 
 # -- training (TensorFlow needed; run once, its result is shipped) -----------------------------------
 
+CHUNK = 250  # pictures per parallel task; each chunk has its own seed, so results do not depend on PROCESSES
+PROCESSES = 2
+PHOTO_REPEATS = 3  # photographed examples count this many times in training
+
 
 def _like_other_writers(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Some training digits drawn thicker, stretched to fill their box, or binarised, then re-prepared."""
@@ -111,15 +117,42 @@ def _like_other_writers(digits: np.ndarray, rng: np.random.Generator) -> np.ndar
     return np.stack(out)
 
 
-def _examples(digits: np.ndarray, negatives_per_digit: float, seed: int, **negative_options):
+def _in_chunks(task, items: np.ndarray, seed: int) -> list:
+    """task(items[chunk], chunk_seed) over chunks of CHUNK items in PROCESSES processes, results in order.
+
+    Drawing and photographing pictures (~0.01 s and ~0.2 s each) is most of the training time and pure
+    numpy/PIL work, one picture at a time, so it spreads over processes; they are forked before
+    TensorFlow is imported."""
+    import multiprocessing
+
+    jobs = [(items[start : start + CHUNK], (seed, start)) for start in range(0, len(items), CHUNK)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(PROCESSES, initializer=_WORKER.update, initargs=({"task": task},)) as pool:
+        return pool.starmap(_run_task, jobs)
+
+
+_WORKER: dict = {}  # _in_chunks's task, inherited by its forked processes rather than sent with each chunk
+
+
+def _run_task(items, chunk_seed):
+    return _WORKER["task"](items, np.random.default_rng(chunk_seed))
+
+
+def _draw_negatives(slots: np.ndarray, rng: np.random.Generator, digits: np.ndarray) -> tuple:
     from mnistlab.recognition.negatives import not_digits
 
+    return not_digits(len(slots), seed=int(rng.integers(2**32)), digits=digits)
+
+
+def _examples(digits: np.ndarray, negatives_per_digit: float, seed: int):
     rng = np.random.default_rng(seed)
     changed = rng.random(len(digits)) < 0.3
     digits = digits.copy()
     digits[changed] = _like_other_writers(digits[changed], rng)
     count = int(len(digits) * negatives_per_digit)
-    others, kinds = not_digits(count, seed=seed, digits=digits, **negative_options)
+    drawn = _in_chunks(functools.partial(_draw_negatives, digits=digits), np.arange(count), seed)
+    others = np.concatenate([images for images, _ in drawn])
+    kinds = np.concatenate([names for _, names in drawn])
     # The same redrawing for some negatives, so that a thick, binarised or stretched stroke is no sign of
     # a digit: without it, letters photographed and prepared again passed as digits 3x as often.
     changed = rng.random(len(others)) < 0.3
@@ -132,17 +165,13 @@ def _examples(digits: np.ndarray, negatives_per_digit: float, seed: int, **negat
 
 
 def build_network():
-    return small_cnn("refuser", (28, 28, 1), len(CLASSES), filters=(16, 32), dense=64)
+    return small_cnn("refuser", (28, 28, 1), len(CLASSES), filters=(32, 64), dense=128)
 
 
-def _photographed(pictures: np.ndarray, photograph, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-format pictures photographed (photograph(picture, rng) -> encoded bytes) and prepared again
-    by preprocess(), as a user's photo of them would be -> (prepared pictures, which of the given ones
-    they are): pictures preprocess finds empty are dropped."""
+def _photograph_chunk(pictures: np.ndarray, rng: np.random.Generator, photograph) -> tuple:
     from mnistlab.recognition.images import NoDigitError
     from mnistlab.recognition.preprocess import preprocess
 
-    rng = np.random.default_rng(seed)
     prepared, kept = [], []
     for index, picture in enumerate(pictures):
         try:
@@ -150,33 +179,24 @@ def _photographed(pictures: np.ndarray, photograph, seed: int) -> tuple[np.ndarr
             kept.append(index)
         except NoDigitError:
             continue
-    return np.stack(prepared), np.array(kept, dtype=int)
+    return np.array(prepared, np.uint8).reshape(-1, 28, 28), np.array(kept, dtype=int)
 
 
-def train(
-    out: Path,
-    data_dir=None,
-    seed: int = 0,
-    epochs: int = 8,
-    refused_digits: float = 0.005,
-    photograph=None,
-    photographed: int = 1500,
-) -> dict:
-    """Train the refuser on MNIST train[:50000] + generated negatives; choose its threshold on
-    train[50000:] so that `refused_digits` of those digits are refused; write refuser.onnx/.json.
+def _photographed(pictures: np.ndarray, photograph, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-format pictures photographed (photograph(picture, rng) -> encoded bytes) and prepared again
+    by preprocess(), as a user's photo of them would be -> (prepared pictures, which of the given ones
+    they are): pictures preprocess finds empty are dropped."""
+    chunks = _in_chunks(functools.partial(_photograph_chunk, photograph=photograph), pictures, seed)
+    starts = range(0, len(pictures), CHUNK)
+    prepared = np.concatenate([images for images, _ in chunks])
+    kept = np.concatenate([start + kept for start, (_, kept) in zip(starts, chunks, strict=True)])
+    return prepared, kept
 
-    photograph(picture, rng) -> encoded image bytes, if given, renders `photographed` digits and as many
-    negatives as photos, which preprocess() prepares again: the refuser then also learns what photos of
-    both look like after preprocessing, and the threshold is chosen on photographed held-out digits.
-    """
-    import keras
 
+def _training_set(data_dir, seed: int, photograph, photographed: int, held_out_photos: int) -> dict:
+    """The examples the refuser learns from and the held-out digits its threshold is chosen on."""
     from mnistlab.data.load import load
-    from mnistlab.files import atomic_write_bytes, atomic_write_json
-    from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS
-    from mnistlab.recognition.onnx_conversion import keras_to_onnx
 
-    keras.utils.set_random_seed(seed)
     digits = load("mnist", split="train", data_dir=data_dir)["image"][..., 0]
     images, labels = _examples(digits[:50000], 1.0, seed)
     held_digits = digits[50000:]
@@ -184,9 +204,53 @@ def train(
         positives, _ = _photographed(digits[:photographed], photograph, seed)
         rows = np.flatnonzero(labels > 0)[:photographed]
         negatives, kept = _photographed(images[rows], photograph, seed + 1)
-        images = np.concatenate([images, positives, negatives])
-        labels = np.concatenate([labels, np.zeros(len(positives), int), labels[rows][kept]])
-        held_digits, _ = _photographed(held_digits[:photographed], photograph, seed + 2)
+        # Photographed examples are repeated: a few thousand among 100,000 clean ones would barely count.
+        images = np.concatenate([images, *[positives, negatives] * PHOTO_REPEATS])
+        photo_labels = [np.zeros(len(positives), int), labels[rows][kept]]
+        labels = np.concatenate([labels, *photo_labels * PHOTO_REPEATS])
+        held_digits, _ = _photographed(held_digits[:held_out_photos], photograph, seed + 2)
+    return {"images": images, "labels": labels, "held_digits": held_digits, "digits": digits}
+
+
+def train(
+    out: Path,
+    data_dir=None,
+    seed: int = 0,
+    epochs: int = 10,
+    refused_digits: float = 0.006,
+    photograph=None,
+    photographed: int = 3000,
+    held_out_photos: int = 2500,
+    cache: Path | None = None,
+) -> dict:
+    """Train the refuser on MNIST train[:50000] + generated negatives; choose its threshold on
+    train[50000:] so that `refused_digits` of those digits are refused; write refuser.onnx/.json.
+
+    photograph(picture, rng) -> encoded image bytes, if given, renders `photographed` digits and as many
+    negatives as photos, which preprocess() prepares again: the refuser then also learns what photos of
+    both look like after preprocessing, and the threshold is chosen on `held_out_photos` photographed
+    held-out digits (a few thousand: the 0.5-1% quantile of a few hundred is too noisy to choose by).
+    `cache` (an .npz file) keeps the drawn and photographed examples, most of the time taken, for another
+    training with other epochs or threshold; it is rebuilt when made with other settings.
+    """
+    from mnistlab.files import atomic_write_bytes, atomic_write_json
+    from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS
+
+    settings = np.array([seed, photograph is not None, photographed, held_out_photos])
+    if cache is not None and cache.exists() and np.array_equal(np.load(cache)["settings"], settings):
+        examples = dict(np.load(cache))
+    else:  # before TensorFlow is imported: drawing and photographing fork processes
+        examples = _training_set(data_dir, seed, photograph, photographed, held_out_photos)
+        if cache is not None:
+            np.savez(cache, settings=settings, **examples)
+    images, labels, held_digits = examples["images"], examples["labels"], examples["held_digits"]
+    digits = examples["digits"]
+
+    import keras
+
+    from mnistlab.recognition.onnx_conversion import keras_to_onnx
+
+    keras.utils.set_random_seed(seed)
     model = build_network()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     order = np.random.default_rng(seed).permutation(len(labels))
@@ -210,7 +274,12 @@ def train(
         "threshold": threshold,
         "classes": list(CLASSES),
         "trained_on": "MNIST train[:50000] (30% redrawn like other writers) + as many generated non-digits"
-        + (f"; {photographed} of each also photographed and prepared again" if photograph else ""),
+        + (
+            f"; {photographed} of each also photographed and prepared again (repeated {PHOTO_REPEATS}x);"
+            f" threshold on {len(held_digits)} photographed held-out digits"
+            if photograph
+            else ""
+        ),
         "seed": seed,
         "epochs": epochs,
         "measured": figures,
