@@ -61,6 +61,14 @@ SLOW_MODULES = {
 SLOW_FIXTURES = {"fastcnn_run", "ensemble_run", "keras_run", "forest_file", "trained_run", "model_path"}
 
 
+def pytest_ignore_collect(collection_path, config):
+    """With slow tests deselected (`make test-quick`), the slow modules are not even imported: several
+    import TensorFlow, whose import alone costs more than most quick tests."""
+    if collection_path.name in SLOW_MODULES and "not slow" in (config.option.markexpr or ""):
+        return True
+    return None
+
+
 # `make test` spreads the tests over every core with pytest-xdist (--dist loadgroup --no-loadscope-reorder):
 # each module's tests go to one worker, so its module fixtures are built once, except in modules whose
 # tests share nothing costly (EACH_TEST_ALONE), which are handed out one test at a time. Modules are handed
