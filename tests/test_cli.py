@@ -1,15 +1,7 @@
 """The CLI shell: version, help, and the one-line error contract (--debug anywhere adds the traceback)."""
 
-import subprocess
-import sys
-
 import pytest
-
-
-def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=120, cwd=cwd
-    )
+from cli_support import run_cli
 
 
 def test_version_and_help():

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_support import run_cli
 from PIL import Image
 from recognition_support import load_benchmark_module, mnist_split
 
@@ -36,12 +35,6 @@ def photo_files(photos, tmp_path):
         path.write_bytes(data)
         paths.append(path)
     return paths
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_predict_returns_label_probability_and_ranked_top_k(model_path, photo_files, photos):

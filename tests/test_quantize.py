@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import run_cli
 from PIL import Image
 from recognition_support import mnist_split
 
@@ -23,12 +23,6 @@ from mnistlab.recognition.quantize import (
     recorded_check,
 )
 from mnistlab.rundir import MODEL_ONNX
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_support import run_cli
 from fastapi.testclient import TestClient
 from PIL import Image
 from recognition_support import load_benchmark_module
@@ -32,12 +31,6 @@ def model_path(fastcnn_run):
 def client(model_path):
     with TestClient(create_app(model_path)) as test_client:
         yield test_client
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mnistlab", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 @pytest.fixture(scope="module")

@@ -237,9 +237,9 @@ def train(
     from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS
 
     settings = np.array([seed, photograph is not None, photographed, held_out_photos])
-    if cache is not None and cache.exists() and np.array_equal(np.load(cache)["settings"], settings):
-        examples = dict(np.load(cache))
-    else:  # before TensorFlow is imported: drawing and photographing fork processes
+    examples = dict(np.load(cache)) if cache is not None and cache.exists() else {}
+    if not np.array_equal(examples.get("settings"), settings):  # none kept, or kept for other settings
+        # before TensorFlow is imported: drawing and photographing fork processes
         examples = _training_set(data_dir, seed, photograph, photographed, held_out_photos)
         if cache is not None:
             np.savez(cache, settings=settings, **examples)

@@ -173,7 +173,8 @@ def sweep(
         cpus_per_run=cpus_per_run,
         retries=retries,
     )
-    outcomes = {point.name: {**reused, **trained}[point.name] for point in points}  # in the grid's order
+    done = {**reused, **trained}
+    outcomes = {point.name: done[point.name] for point in points}  # in the grid's order
     return SweepResult(folder, model, points, outcomes, round(time.perf_counter() - started, 3))
 
 
