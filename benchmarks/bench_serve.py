@@ -21,6 +21,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -59,22 +60,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(model: str, engine: str) -> tuple[subprocess.Popen, str]:
+def start_server(model: str, extra: list[str], env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`mnistlab serve MODEL EXTRA...` on a free 127.0.0.1 port, once GET /health answers: (process, URL)."""
     import httpx
 
     port = free_port()
-    command = [sys.executable, "-m", "mnistlab", "serve", model, "--port", str(port), "--engine", engine]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "mnistlab", "serve", model, "--port", str(port), *extra]
+    log = tempfile.TemporaryFile()  # a pipe nobody reads could fill and stall the server
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                 return server, url
         except httpx.HTTPError:
-            time.sleep(0.5)
+            time.sleep(0.3)
     server.kill()
-    raise RuntimeError(f"mnistlab serve --engine {engine} did not start")
+    log.seek(0)
+    raise RuntimeError(f"{' '.join(command)} did not start: {log.read().decode()[-2000:]}")
 
 
 async def load(url: str, make_request, requests: int, clients: int, time_limit: float):
@@ -113,7 +117,7 @@ def through_server(model: str, photo: bytes, pixels: list, args) -> None:
 
     print("\n| engine | request | p50 ms | p99 ms | requests/s | failed |\n|---|---|---|---|---|---|")
     for engine in ("onnxruntime", "keras"):
-        server, url = start_server(model, engine)
+        server, url = start_server(model, ["--engine", engine])
         try:
             for label, make_request in (("JPEG photo upload", upload), ("28x28 JSON pixels", as_json)):
                 asyncio.run(load(url, make_request, 64, args.clients, args.time_limit))  # warm up

@@ -37,7 +37,8 @@ def _print(report) -> None:
     from mnistlab.evaluation.bench import describe
 
     hardware, versions = report.environment["hardware"], report.environment["versions"]
-    print(f"hardware: {hardware['cpu']}, {hardware['cores']} cores, {hardware.get('platform', '')}")
+    kind = hardware.get("kind", "kind unknown")
+    print(f"hardware: {hardware['cpu']} ({kind}), {hardware['cores']} cores, {hardware.get('platform', '')}")
     print("versions: " + ", ".join(f"{name} {value}" for name, value in versions.items() if value))
     print(f"seeds: {report.seeds} (one run per recipe per seed; mean ± std over seeds)")
     first = next(iter(report.rows.values()))

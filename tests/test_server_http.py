@@ -11,6 +11,7 @@ import contextlib
 import http.client
 import io
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from cli_support import run_cli
 from PIL import Image, ImageDraw
 from recognition_support import mnist_split, running_server
 
@@ -299,3 +301,69 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(port, tmp
     )
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert "4 selected / 4 total" in result.stdout and " passed" in result.stdout  # every operation
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_with_two_processes_spreads_the_connections_and_stops_them_all(fastcnn_run, good):
+    """`mnistlab serve --workers 2`: two real processes, each answering on a socket of its own; the
+    connections of several clients land on both; SIGINT stops the parent and every worker."""
+    import psutil
+
+    body, headers, label = good
+    port = free_port()
+    command = [sys.executable, "-m", "mnistlab", "serve", str(fastcnn_run), "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        workers = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            assert server.poll() is None, server.stderr.read()
+            children = psutil.Process(server.pid).children()  # multiprocessing's resource tracker too
+            workers = [child for child in children if "resource_tracker" not in " ".join(child.cmdline())]
+            time.sleep(0.2)
+        assert len(workers) == 2
+        worker_pids = {worker.pid for worker in workers}
+        connections, owners = [], set()
+        while time.monotonic() < deadline and owners != worker_pids:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            try:
+                status, _, answer = exchange(connection, "POST", "/predict", body, headers)
+            except ConnectionError:
+                time.sleep(0.2)  # a worker still starting
+                continue
+            assert (status, answer["label"]) == (200, label)
+            local = connection.sock.getsockname()
+            owners |= {  # the worker holding the server side of this connection
+                worker.pid
+                for worker in workers
+                for held in worker.net_connections("tcp")
+                if held.raddr and tuple(held.raddr) == tuple(local)
+            }
+            connections.append(connection)
+        assert owners == worker_pids, "every worker answers some of the connections"
+        for connection in connections:  # and each keeps answering on its keep-alive connection
+            assert exchange(connection, "POST", "/predict", body, headers)[0] == 200
+            connection.close()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+    assert server.returncode == 0, server.stderr.read()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in worker_pids)
+
+
+def test_serve_on_a_port_another_program_holds_says_so(fastcnn_run):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", fastcnn_run, "--port", port, "--workers", "2", timeout=120)
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and f"127.0.0.1:{port}" in line and "port" in line

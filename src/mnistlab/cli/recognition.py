@@ -163,11 +163,19 @@ def serve_command(
     engine: Annotated[
         str, typer.Option(help="auto (onnxruntime if the model converts, else Keras) | onnxruntime | keras.")
     ] = "auto",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (default: one per core, at most 8). Each answers "
+            "requests on its own, so N processes answer up to N times as many at once.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the drawing page (GET /) and the REST API (POST /predict, /predict/batch; docs at /docs)."""
     from mnistlab.recognition.server import serve
 
-    serve(model, host=host, port=port, max_upload_mb=max_upload_mb, engine=engine)
+    serve(model, host=host, port=port, max_upload_mb=max_upload_mb, engine=engine, workers=workers)
 
 
 def register(app: typer.Typer) -> None:

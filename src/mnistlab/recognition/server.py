@@ -31,6 +31,7 @@ only after a 408, or after a 413 for a body that runs on past MAX_DRAIN_BYTES):
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import weakref
@@ -44,8 +45,10 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mnistlab import reporter
+from mnistlab.errors import MnistlabError
 from mnistlab.explanation import explain, rounded
 from mnistlab.recognition.images import ImageError, ImageTooLargeError, NoDigitError, UnreadableImageError
 from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
@@ -55,6 +58,7 @@ from mnistlab.recognition.read import read_number
 from mnistlab.recognition.serving_engine import serving_classifier
 
 MAX_BATCH = 64  # pictures per /predict/batch request
+MAX_DEFAULT_WORKERS = 8  # server processes by default: one per core, up to this many
 # json.loads costs up to ~70 ms per MB here; 64 pictures of 784 17-digit numbers take 1.0 MB.
 MAX_JSON_BYTES = 1024 * 1024
 TOP_K = 3
@@ -306,16 +310,18 @@ async def form_sources(request: Request, batch: bool) -> list:
 class Recognizer:
     """The model and the work of one request: pictures in, answers out (runs in a worker thread)."""
 
-    def __init__(self, model, engine: str = "auto"):
+    def __init__(self, model, engine: str = "auto", processes: int = 1):
         self.classifier, self.engine = serving_classifier(model, engine)
         # One picture at a time per core, first come first served: 32 requests time-slicing two cores
-        # would all finish late; queued, most finish early (see bench_serve.py's p99). A semaphore
-        # belongs to one event loop, so each loop serving this app gets its own.
+        # would all finish late; queued, most finish early (see bench_serve.py's p99). The cores are
+        # shared among the server's processes. A semaphore belongs to one event loop, so each loop
+        # serving this app gets its own.
+        self.slots = max(1, (os.cpu_count() or 1) // processes)
         self.workers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     async def run(self, work, *args):
         loop = asyncio.get_running_loop()
-        workers = self.workers.setdefault(loop, asyncio.Semaphore(os.cpu_count() or 1))
+        workers = self.workers.setdefault(loop, asyncio.Semaphore(self.slots))
         async with workers:
             return await run_in_threadpool(work, *args)
 
@@ -367,10 +373,16 @@ class Recognizer:
 
 
 def create_app(
-    model, *, max_upload_mb: float = 5.0, engine: str = "auto", body_timeout_s: float = BODY_TIMEOUT_S
+    model,
+    *,
+    max_upload_mb: float = 5.0,
+    engine: str = "auto",
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    workers: int = 1,
 ) -> FastAPI:
-    """A FastAPI app serving `model` (run directory, model file or Classifier)."""
-    recognizer = Recognizer(model, engine)
+    """A FastAPI app serving `model` (run directory, model file or Classifier); workers: how many server
+    processes run this app side by side (each then takes its share of the cores)."""
+    recognizer = Recognizer(model, engine, workers)
     # FastAPIOffline serves Swagger UI's script and style from its own package files, not a CDN;
     # no validator badge either (it is an image from validator.swagger.io).
     app = FastAPIOffline(
@@ -451,55 +463,53 @@ def create_app(
     return app
 
 
-def _header_deadline_protocol():
+class HeaderDeadline(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request's line and headers.
 
     uvicorn bounds a connection idle between requests, but every byte received restarts that clock, so a
     client dripping a header byte at a time would hold a connection forever. Here the clock starts when
     the connection opens (and after each response) and stops when a request's headers are complete.
+    (A module-level class: the worker processes of `serve --workers N` receive it by name.)
     """
-    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderDeadline(H11Protocol):
-        _deadline = None
+    _deadline = None
 
-        def connection_made(self, transport) -> None:
-            super().connection_made(transport)
-            self._arm()
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm()
 
-        def on_response_complete(self) -> None:
-            self._arm()  # first: a pipelined request may start (and disarm) inside the call below
-            super().on_response_complete()
+    def on_response_complete(self) -> None:
+        self._arm()  # first: a pipelined request may start (and disarm) inside the call below
+        super().on_response_complete()
 
-        def handle_events(self) -> None:
-            cycle = self.cycle
-            super().handle_events()
-            if self.cycle is not cycle:  # a new request's headers are complete
-                self._disarm()
-
-        def connection_lost(self, exc) -> None:
+    def handle_events(self) -> None:
+        cycle = self.cycle
+        super().handle_events()
+        if self.cycle is not cycle:  # a new request's headers are complete
             self._disarm()
-            super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(HEADER_DEADLINE_S, self._expire)
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(HEADER_DEADLINE_S, self._expire)
 
-        def _expire(self) -> None:
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
             self._deadline = None
-            if not self.transport.is_closing():
-                self.transport.close()
 
-    return HeaderDeadline
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
-def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
-    """The uvicorn server that `serve` runs (tests run the same one in a thread).
+def uvicorn_config(app, host: str = "127.0.0.1", port: int = 8000, factory: bool = False):
+    """The uvicorn settings `serve` runs with: `app` is an ASGI app, or with factory=True a picklable
+    callable that makes one (what each worker process of `serve --workers N` calls).
 
     Bounded by uvicorn: a connection idle between requests (KEEP_ALIVE_S) and the size of the request
     line and headers (MAX_HEADER_BYTES, else 400). Bounded here: the time to send the request line and
@@ -508,25 +518,64 @@ def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
     """
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
+        factory=factory,
         log_level="warning",
-        http=_header_deadline_protocol(),  # uvicorn's h11 implementation, with a header deadline
+        http=HeaderDeadline,  # uvicorn's h11 implementation, with a header deadline
         timeout_keep_alive=KEEP_ALIVE_S,
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
-    return uvicorn.Server(config)
+
+
+def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
+    """The uvicorn server that `serve --workers 1` runs (tests run the same one in a thread)."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn_config(app, host, port))
+
+
+def default_workers() -> int:
+    """One server process per core this process may run on, at most MAX_DEFAULT_WORKERS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 def serve(
-    model, *, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 5.0, engine: str = "auto"
+    model,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_upload_mb: float = 5.0,
+    engine: str = "auto",
+    workers: int | None = None,
 ) -> None:
-    """Run the app with uvicorn until Ctrl-C (what `mnistlab serve` does)."""
-    app = create_app(model, max_upload_mb=max_upload_mb, engine=engine)
+    """Run the app with uvicorn until Ctrl-C (what `mnistlab serve` does): in this process with
+    workers=1, else in `workers` processes sharing one listening socket (default: one per core).
+
+    A request's work is mostly Python (decoding, preparing the picture, HTTP), which one process runs
+    one thread at a time, so several processes answer more requests at once (processes.py;
+    benchmarks/bench_http.py).
+    """
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise MnistlabError(f"workers must be 1 or more server processes, not {workers}")
+    # Loaded here first: a bad model fails before any process starts, and a run's ONNX copy is made once
+    # (each worker then loads it without TensorFlow).
+    app = create_app(model, max_upload_mb=max_upload_mb, engine=engine, workers=workers)
     reporter.say(
         f"serving {app.state.recognizer.classifier.path} with {app.state.recognizer.engine} "
         f"at http://{host}:{port}/ (API docs at /docs)"
+        + (f", {workers} worker processes" if workers > 1 else "")
     )
-    uvicorn_server(app, host, port).run()
+    if workers == 1:
+        uvicorn_server(app, host, port).run()
+        return
+    from mnistlab.recognition.processes import run_workers
+
+    make_app = functools.partial(
+        create_app, model, max_upload_mb=max_upload_mb, engine=engine, workers=workers
+    )
+    run_workers(uvicorn_config(make_app, host, port, factory=True), workers)
