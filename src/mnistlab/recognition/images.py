@@ -211,9 +211,13 @@ def _reduce(image: Image.Image) -> Image.Image:
 
 
 def _flatten_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Composite onto white; onto black when the opaque strokes themselves are light (white on clear)."""
+    """Composite onto white; onto black when the opaque strokes themselves are light (white on clear).
+    A picture opaque throughout (a canvas filled with paper, as the drawing page's) is its grey as it is."""
+    if alpha.min() >= 1.0:
+        return grey.astype(np.float32)
     weight = alpha.sum()
-    opaque_brightness = float((grey * alpha).sum() / weight) if weight > 0 else 0.0
+    covered = grey * alpha
+    opaque_brightness = float(covered.sum() / weight) if weight > 0 else 0.0
     has_clear_parts = bool((alpha < 0.5).mean() > 0.01)
     backdrop = 0.0 if has_clear_parts and opaque_brightness > 0.5 else 1.0
-    return (grey * alpha + backdrop * (1 - alpha)).astype(np.float32)
+    return (covered + backdrop * (1 - alpha)).astype(np.float32)

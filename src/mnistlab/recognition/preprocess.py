@@ -58,8 +58,11 @@ def preprocess(source, name: str | None = None) -> np.ndarray:
     """A file path, image bytes or pixel array -> (28, 28) uint8 MNIST-format digit."""
     label = describe(source, name)
     decoded = read_image(source, name=label)
-    grey = to_working_size(add_margin(unblock(decoded), clean_paper(decoded)))
-    ink = ink_bright(grey)
+    levels = grey_range(decoded)  # read by three steps below; worked out once (a pass over the picture)
+    prepared = add_margin(unblock(decoded, levels), clean_paper(decoded, levels))
+    grey = to_working_size(prepared)
+    unchanged = prepared is decoded and grey.shape == decoded.shape and decoded.dtype == grey.dtype
+    ink = ink_bright(grey, levels if unchanged else None)
     strokes = remove_background(ink, label)
     strokes = drop_specks(strokes)
     top, bottom, left, right = ink_box(strokes)
@@ -68,7 +71,13 @@ def preprocess(source, name: str | None = None) -> np.ndarray:
     return np.round(field * 255).astype(np.uint8)
 
 
-def block_size(grey: np.ndarray, axis: int) -> float:
+def grey_range(grey: np.ndarray) -> tuple[float, float]:
+    """(darkest, brightest): the 1st and 99th percentiles of the picture's grey levels (a sample of them)."""
+    darkest, brightest = np.percentile(coarse(grey), [1, 99])
+    return float(darkest), float(brightest)
+
+
+def block_size(grey: np.ndarray, axis: int, levels: tuple[float, float] | None = None) -> float:
     """The size (px) of the blocks along `axis` of a picture enlarged with nearest-neighbour pixels; 1.0
     when the picture is not blocky.
 
@@ -76,9 +85,10 @@ def block_size(grey: np.ndarray, axis: int) -> float:
     k * L / n (rounded: PIL samples pixel centres; np.repeat and floor-based scalers round up). The
     smallest n whose grid holds every position where neighbours differ clearly, and that has changes on
     at least a third of its lines, gives the block size L / n. A photo changes almost everywhere.
+    levels: grey_range(grey), when known.
     """
     length = grey.shape[axis]
-    darkest, brightest = np.percentile(coarse(grey), [1, 99])
+    darkest, brightest = levels or grey_range(grey)
     jumps = np.abs(np.diff(grey, axis=axis)) > BLOCK_STEP * max(float(brightest - darkest), 1e-6)
     boundaries = np.flatnonzero(jumps.any(axis=1 - axis)) + 1  # x: pixel x differs from pixel x - 1
     for cells in range(max(MIN_CELLS, boundaries.size + 1), int(length / MIN_BLOCK) + 1):
@@ -90,13 +100,14 @@ def block_size(grey: np.ndarray, axis: int) -> float:
     return 1.0
 
 
-def unblock(grey: np.ndarray) -> np.ndarray:
+def unblock(grey: np.ndarray, levels: tuple[float, float] | None = None) -> np.ndarray:
     """A picture enlarged with nearest-neighbour pixels (a low-resolution scan, pixel art) -> the same,
     smoothed across its blocks so that its strokes have the soft edges of a pen; others unchanged.
 
     Without it, the blocks of an 8 x 8 scan survive as steps in the 20 px digit box.
     """
-    blocks = [block_size(grey, axis) for axis in (0, 1)]
+    levels = levels or grey_range(grey)
+    blocks = [block_size(grey, axis, levels) for axis in (0, 1)]
     if max(blocks) < MIN_BLOCK:
         return grey
     # A running mean one block wide turns nearest-neighbour pixels into linear interpolation between the
@@ -105,7 +116,7 @@ def unblock(grey: np.ndarray) -> np.ndarray:
     return ndimage.uniform_filter(grey.astype(np.float32), size, mode="nearest")
 
 
-def clean_paper(grey: np.ndarray) -> float | None:
+def clean_paper(grey: np.ndarray, levels: tuple[float, float] | None = None) -> float | None:
     """The paper's grey level when the picture is a tight crop of a scan on flat paper, else None.
 
     Judged on the picture as decoded, before unblock() and to_working_size() blur it. The strokes of a
@@ -115,19 +126,27 @@ def clean_paper(grey: np.ndarray) -> float | None:
     picture) with FLAT_SHARE of its pixels at the paper's level, or, with noise, EDGE_FLAT of the edge's
     paper and PAPER_FLAT of all the paper at that level (within FLAT_PAPER of the grey range plus
     3 noise deviations). And the crop must be tight: strokes (ink at EDGE_INK of the range) cross two
-    opposite sides of the picture, over EDGE_STROKE of each.
+    opposite sides of the picture, over EDGE_STROKE of each. (Checked first: it reads the edges alone,
+    and most pictures are not tight crops. levels: grey_range(grey), when known.)
     """
     sample = coarse(grey)
-    floor, top = np.percentile(sample, [1, 99])
+    floor, top = levels or grey_range(grey)
     spread = float(top - floor)
     if spread < MIN_CONTRAST:
         return None
     split = otsu_threshold(sample)
     light_paper = np.mean(picture_edge(grey) > split) > 0.5
-    bright, split = (1.0 - grey, 1.0 - split) if light_paper else (grey, split)
+    orient = (lambda values: 1.0 - values) if light_paper else (lambda values: values)  # paper dark
+    split = 1.0 - split if light_paper else split
+    level = float(np.percentile(orient(sample), 5))  # the paper is the darkest tenth, at least, of `bright`
+    edge_ink = level + EDGE_INK * spread
+    sides = (grey[0], grey[-1], grey[:, 0], grey[:, -1])  # top, bottom, left, right
+    crossed = [np.mean(orient(side) > edge_ink) >= EDGE_STROKE for side in sides]
+    if not ((crossed[0] and crossed[1]) or (crossed[2] and crossed[3])):
+        return None
+    bright = orient(grey)
     steps = np.diff(coarse(bright), axis=int(bright.shape[1] > 1)).ravel()
     noise = 1.4826 * float(np.median(np.abs(steps))) / np.sqrt(2) if steps.size else 0.0
-    level = float(np.percentile(coarse(bright), 5))  # the paper is the darkest tenth, at least, of `bright`
     paper = np.abs(bright - level) <= FLAT_PAPER * spread + 3 * noise
     on_paper_side = bright <= split
     edge_paper = picture_edge(paper)[picture_edge(on_paper_side)]
@@ -139,13 +158,7 @@ def clean_paper(grey: np.ndarray) -> float | None:
         )
     else:
         flat = paper.mean() >= FLAT_SHARE
-    if not flat:
-        return None
-    ink = bright > level + EDGE_INK * spread
-    shares = [ink[0].mean(), ink[-1].mean(), ink[:, 0].mean(), ink[:, -1].mean()]  # top, bottom, left, right
-    crossed = [share >= EDGE_STROKE for share in shares]
-    spans = (crossed[0] and crossed[1]) or (crossed[2] and crossed[3])
-    return float(np.median(grey[paper])) if spans else None
+    return float(np.median(grey[paper])) if flat else None
 
 
 def add_margin(grey: np.ndarray, paper: float | None) -> np.ndarray:
@@ -202,15 +215,15 @@ def shading(grey: np.ndarray) -> np.ndarray:
     return sum(c * term for c, term in zip(coefficients, terms, strict=True))
 
 
-def ink_is_dark(grey: np.ndarray) -> bool:
+def ink_is_dark(grey: np.ndarray, levels: tuple[float, float] | None = None) -> bool:
     """True for dark ink on light paper, False for light strokes on a dark background.
 
     Where the picture's edge is one even tone (a canvas, MNIST itself) that tone is the paper and the
     ink is the other end of the grey range. Otherwise the broad shading is subtracted; the paper is then
     the bulk of the pixels near zero and the ink the longer tail: far below zero for dark ink, far above
-    it for light ink.
+    it for light ink. levels: grey_range(grey), when known.
     """
-    darkest, brightest = np.percentile(coarse(grey), [1, 99])
+    darkest, brightest = levels or grey_range(grey)
     edge_low, edge_middle, edge_high = np.percentile(picture_edge(grey), [10, 50, 90])
     if edge_high - edge_low < EVEN_EDGE * (brightest - darkest):
         return bool(edge_middle > (darkest + brightest) / 2)
@@ -218,9 +231,9 @@ def ink_is_dark(grey: np.ndarray) -> bool:
     return bool(-darkest > brightest)
 
 
-def ink_bright(grey: np.ndarray) -> np.ndarray:
+def ink_bright(grey: np.ndarray, levels: tuple[float, float] | None = None) -> np.ndarray:
     """Grey picture -> the same with ink bright, as in MNIST (dark ink on paper is inverted)."""
-    return 1.0 - grey if ink_is_dark(grey) else grey
+    return 1.0 - grey if ink_is_dark(grey, levels) else grey
 
 
 def stroke_width(mask: np.ndarray) -> float:
