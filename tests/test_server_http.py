@@ -348,6 +348,11 @@ def test_serve_with_two_processes_spreads_the_connections_and_stops_them_all(fas
             }
             connections.append(connection)
         assert owners == worker_pids, "every worker answers some of the connections"
+        # A second server on the same port would share it silently (SO_REUSEPORT): it is refused instead.
+        second = run_cli("serve", fastcnn_run, "--port", port, "--workers", "2", timeout=120)
+        assert second.returncode != 0
+        [line] = second.stderr.strip().splitlines()
+        assert line.startswith("error: ") and "already in use" in line, second.stderr
         for connection in connections:  # and each keeps answering on its keep-alive connection
             assert exchange(connection, "POST", "/predict", body, headers)[0] == 200
             connection.close()

@@ -167,7 +167,7 @@ def serve_command(
         int | None,
         typer.Option(
             min=1,
-            help="Server processes sharing the port (default: one per core, at most 8). Each answers "
+            help="Server processes sharing the port (default: one per core, at most 4). Each answers "
             "requests on its own, so N processes answer up to N times as many at once.",
         ),
     ] = None,

@@ -46,17 +46,26 @@ def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket
 
 
 def check_port(host: str, port: int) -> None:
-    """MnistlabError when host:port cannot be listened on (taken by another program, or not ours)."""
+    """MnistlabError when host:port cannot be served: a server already answers there (another mnistlab
+    serve would otherwise share the port with it, SO_REUSEPORT allowing it), or another program holds it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    address = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            pass
+    except OSError:
+        pass  # nobody answers: free, unless another program holds it without listening (below)
+    else:
+        raise MnistlabError(f"{host}:{port} is already in use by another server; choose another port")
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if hasattr(socket, "SO_REUSEPORT"):  # not on Windows
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             probe.bind((host, port))  # bound, never listening: no connection can land on it
         except OSError as error:
-            raise MnistlabError(
-                f"cannot listen on {host}:{port} ({error.strerror}); choose another port"
-            ) from None
+            problem = f"cannot listen on {host}:{port} ({error.strerror})"
+            raise MnistlabError(f"{problem}; choose another port") from None
 
 
 def _serve_one(config, host: str, port: int) -> None:
@@ -75,7 +84,6 @@ def run_workers(config, workers: int) -> None:
         config.workers = workers
         Multiprocess(config, sockets=[config.bind_socket()]).run()
         return
-    check_port(config.host, config.port)
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sessions forked
 
     def start():

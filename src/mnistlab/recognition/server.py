@@ -54,11 +54,12 @@ from mnistlab.recognition.images import ImageError, ImageTooLargeError, NoDigitE
 from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
 from mnistlab.recognition.predict import answers, no_ink_answer
 from mnistlab.recognition.preprocess import preprocess
+from mnistlab.recognition.processes import check_port, run_workers
 from mnistlab.recognition.read import read_number
 from mnistlab.recognition.serving_engine import serving_classifier
 
 MAX_BATCH = 64  # pictures per /predict/batch request
-MAX_DEFAULT_WORKERS = 8  # server processes by default: one per core, up to this many
+MAX_DEFAULT_WORKERS = 4  # server processes by default: one per core, up to this many (~140 MB each)
 # json.loads costs up to ~70 ms per MB here; 64 pictures of 784 17-digit numbers take 1.0 MB.
 MAX_JSON_BYTES = 1024 * 1024
 TOP_K = 3
@@ -562,6 +563,7 @@ def serve(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise MnistlabError(f"workers must be 1 or more server processes, not {workers}")
+    check_port(host, port)  # one readable line, not uvicorn's log, when the port is taken
     # Loaded here first: a bad model fails before any process starts, and a run's ONNX copy is made once
     # (each worker then loads it without TensorFlow).
     app = create_app(model, max_upload_mb=max_upload_mb, engine=engine, workers=workers)
@@ -573,8 +575,6 @@ def serve(
     if workers == 1:
         uvicorn_server(app, host, port).run()
         return
-    from mnistlab.recognition.processes import run_workers
-
     make_app = functools.partial(
         create_app, model, max_upload_mb=max_upload_mb, engine=engine, workers=workers
     )
