@@ -309,10 +309,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def worker_processes(server_pid: int) -> list:
+    """The worker processes of a `mnistlab serve` process (not multiprocessing's resource tracker)."""
+    import psutil
+
+    children = psutil.Process(server_pid).children()
+    return [child for child in children if "resource_tracker" not in " ".join(child.cmdline())]
+
+
 def test_serve_with_two_processes_spreads_the_connections_and_stops_them_all(fastcnn_run, good):
     """`mnistlab serve --workers 2`: two real processes, each answering on a socket of its own; the
-    connections of several clients land on both; SIGINT stops the parent and every worker."""
+    connections of several clients land on both; a second server on the port is refused; a worker
+    killed is replaced; SIGINT stops the parent and every worker."""
     import psutil
+
+    from mnistlab.recognition.processes import STEADY_S
 
     body, headers, label = good
     port = free_port()
@@ -320,18 +331,19 @@ def test_serve_with_two_processes_spreads_the_connections_and_stops_them_all(fas
     server = subprocess.Popen(
         [*command, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    seen = set()  # every worker pid, to check that none outlives the server
     try:
         deadline = time.monotonic() + 120
         workers = []
         while time.monotonic() < deadline and len(workers) < 2:
             assert server.poll() is None, server.stderr.read()
-            children = psutil.Process(server.pid).children()  # multiprocessing's resource tracker too
-            workers = [child for child in children if "resource_tracker" not in " ".join(child.cmdline())]
+            workers = worker_processes(server.pid)
             time.sleep(0.2)
         assert len(workers) == 2
-        worker_pids = {worker.pid for worker in workers}
+        started = time.monotonic()
+        seen = {worker.pid for worker in workers}
         connections, owners = [], set()
-        while time.monotonic() < deadline and owners != worker_pids:
+        while time.monotonic() < deadline and owners != seen:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
                 status, _, answer = exchange(connection, "POST", "/predict", body, headers)
@@ -347,20 +359,36 @@ def test_serve_with_two_processes_spreads_the_connections_and_stops_them_all(fas
                 if held.raddr and tuple(held.raddr) == tuple(local)
             }
             connections.append(connection)
-        assert owners == worker_pids, "every worker answers some of the connections"
+        assert owners == seen, "every worker answers some of the connections"
+        for connection in connections:  # and each keeps answering on its keep-alive connection
+            assert exchange(connection, "POST", "/predict", body, headers)[0] == 200
+            connection.close()
+
         # A second server on the same port would share it silently (SO_REUSEPORT): it is refused instead.
         second = run_cli("serve", fastcnn_run, "--port", port, "--workers", "2", timeout=120)
         assert second.returncode != 0
         [line] = second.stderr.strip().splitlines()
         assert line.startswith("error: ") and "already in use" in line, second.stderr
-        for connection in connections:  # and each keeps answering on its keep-alive connection
+
+        # A worker that dies after it started serving is replaced, and the server keeps answering.
+        time.sleep(max(0.0, started + STEADY_S + 1 - time.monotonic()))
+        workers[0].kill()
+        workers[0].wait(timeout=30)
+        replacement = set()
+        while time.monotonic() < deadline and not replacement:
+            replacement = {worker.pid for worker in worker_processes(server.pid)} - seen
+            time.sleep(0.2)
+        assert replacement and server.poll() is None, "the dead worker was replaced"
+        seen |= replacement
+        for _ in range(6):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             assert exchange(connection, "POST", "/predict", body, headers)[0] == 200
             connection.close()
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
     assert server.returncode == 0, server.stderr.read()
-    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in worker_pids)
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in seen)
 
 
 def test_serve_on_a_port_another_program_holds_says_so(fastcnn_run):
