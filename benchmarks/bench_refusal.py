@@ -1,19 +1,22 @@
 """Refusing what is not one digit: refusals of real digits against refusals of non-digits, as photos.
 
     MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/bench_refusal.py RUN \
-        [--count 500] [--seed 0]
+        [--count 500] [--seed 0] [--refuser shipped FOLDER ...]
 
 Every picture goes through `mnistlab.predict`, the production path (decode, preprocess, classifier,
-refuser). Digits: MNIST test digits rendered as phone photos (photo_digits.py) and sklearn's load_digits
-rendered as scans (43 other writers). Non-digits, none of them seen in training, rendered as photos the
-same way: letters and symbols in fonts the refuser never saw, pen shapes it never saw (zigzags,
-spirals), and fresh draws of the kinds it trained on. For comparison, the only lever before the refuser:
-refusing when the classifier's top probability is below the level that refuses as many digit photos.
+refuser). Digits: MNIST test digits rendered as phone photos (photo_digits.py), and sklearn's load_digits
+(43 other writers) rendered as scans and as phone photos. Non-digits, none of them seen in training,
+rendered as photos the same way: letters and symbols in fonts the refuser never saw, pen shapes it never
+saw (zigzags, spirals), fresh draws of the kinds it trained on, and blank paper or a stain. For
+comparison, the only lever before the refuser: refusing when the classifier's top probability is below
+the level that refuses as many digit photos. --refuser measures the shipped refuser and/or those trained
+into folders (benchmarks/train_refuser.py FOLDER), one after the other on the same pictures.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import sys
@@ -31,6 +34,25 @@ def as_photos(pictures: np.ndarray, seed: int) -> list[bytes]:
     return [render_photo(picture, rng, rng.choice(STYLES, p=STYLE_WEIGHTS))[0] for picture in pictures]
 
 
+def other_writers_as_photos(count: int, seed: int) -> list[tuple]:
+    """sklearn's load_digits brought to MNIST's format (enlarged 4x, cropped to the ink, fitted and
+    centred), then photographed like the MNIST digits -> [(encoded picture, extension, label, style)]."""
+    from scipy import ndimage
+    from sklearn.datasets import load_digits
+
+    from mnistlab.recognition.negatives import to_mnist
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    photos = []
+    for index in rng.permutation(len(digits.target))[:count]:
+        picture = to_mnist(np.clip(ndimage.zoom(digits.images[index] / 16, 4, order=1), 0, 1))
+        style = str(rng.choice(STYLES, p=STYLE_WEIGHTS))
+        data, extension = render_photo(picture, rng, style)
+        photos.append((data, extension, int(digits.target[index]), style))
+    return photos
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -38,6 +60,12 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--refuser",
+        nargs="+",
+        default=["shipped"],
+        help="'shipped' or folders holding refuser.onnx + refuser.json, each measured on the same pictures",
+    )
     args = parser.parse_args()
 
     import mnistlab
@@ -49,22 +77,40 @@ def main() -> None:
     digit_sets = {
         "MNIST test digits as photos": photo_set(test["image"], test["label"], count, seed=seed),
         "other writers' scans (sklearn digits)": scan_set(count, seed=seed),
+        "other writers' digits as photos (sklearn digits)": other_writers_as_photos(count, seed + 3),
     }
     letters, _ = not_digits(count, seed + 100, kinds=("letter", "symbol"), fonts=HELD_OUT_FONTS)
     shapes, _ = not_digits(count, seed + 101, kinds=HELD_OUT_KINDS)
-    fresh, _ = not_digits(count, seed + 102, kinds=TRAINING_KINDS, digits=test["image"][5000:, ..., 0])
+    fresh, fresh_kinds = not_digits(
+        count, seed + 102, kinds=TRAINING_KINDS, digits=test["image"][5000:, ..., 0]
+    )
+    stains, _ = not_digits(count - count // 2, seed + 103, kinds=("blob",))
+    stained = np.concatenate([np.zeros((count // 2, 28, 28), np.uint8), stains])
     other_sets = {
         "letters and symbols, unseen fonts": as_photos(letters, seed),
         "zigzags and spirals (never trained on)": as_photos(shapes, seed + 1),
         "fresh draws of the trained kinds": as_photos(fresh, seed + 2),
+        "blank paper (half) and stains (half)": as_photos(stained, seed + 4),
     }
     print(
         f"# {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}, numpy {np.__version__}"
     )
     print(f"# run {args.run}; {count} pictures per set, seed {seed}")
+    for folder in args.refuser:
+        print(f"\n## refuser: {folder}")
+        measure(args.run, None if folder == "shipped" else folder, digit_sets, other_sets, fresh_kinds)
+
+
+def measure(run, folder: str | None, digit_sets: dict, other_sets: dict, fresh_kinds: np.ndarray) -> None:
+    """Print the tables for the refuser in `folder` (None: the shipped one), through mnistlab.predict."""
+    import mnistlab
+    from mnistlab.recognition import predict, refuser
+
+    # predict() asks recognition.predict's load_refuser() for its refuser
+    predict.load_refuser = functools.partial(refuser.load_refuser, folder)
 
     def answers(pictures) -> list[dict]:
-        return mnistlab.predict(args.run, [p[0] if isinstance(p, tuple) else p for p in pictures], top_k=1)
+        return mnistlab.predict(run, [p[0] if isinstance(p, tuple) else p for p in pictures], top_k=1)
 
     digit_answers = {name: answers(pictures) for name, pictures in digit_sets.items()}
     other_answers = {name: answers(pictures) for name, pictures in other_sets.items()}
@@ -87,6 +133,9 @@ def main() -> None:
         print(f"| {name} | {refused:.1%} | {by_top:.1%} |")
     share = f"{refused_photos:.1%} of the digit photos"
     print(f"\n(top-probability level {level:.3f}: refuses {share}, as mnistlab does)")
+    fresh = np.array([a["label"] is None for a in other_answers["fresh draws of the trained kinds"]])
+    by_kind = ", ".join(f"{kind} {fresh[fresh_kinds == kind].mean():.0%}" for kind in np.unique(fresh_kinds))
+    print(f"(fresh draws refused, by kind: {by_kind})")
 
 
 if __name__ == "__main__":

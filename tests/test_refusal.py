@@ -16,7 +16,14 @@ from recognition_support import load_benchmark_module
 import mnistlab
 from mnistlab.errors import MnistlabError
 from mnistlab.recognition.images import NoDigitError
-from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS, not_digits
+from mnistlab.recognition.negatives import (
+    HELD_OUT_FONTS,
+    HELD_OUT_KINDS,
+    TRAINING_KINDS,
+    not_digits,
+    photo_like,
+    training_fonts,
+)
 from mnistlab.recognition.preprocess import preprocess
 from mnistlab.recognition.refuser import REASONS, load_refuser
 from mnistlab.recognition.server import create_app
@@ -72,6 +79,27 @@ def test_photographed_letters_are_refused_and_photographed_digits_pass(mnist_tes
     assert _refused(_as_photos(digits[-150:], seed=21)) <= 0.03
     letters, _ = not_digits(150, seed=125, kinds=("letter", "symbol"), fonts=HELD_OUT_FONTS)
     assert _refused(_as_photos(letters, seed=22)) >= 0.55  # 62% measured; 48% before photos in training
+
+
+def test_training_never_sees_the_held_out_fonts_or_kinds():
+    fonts = training_fonts()
+    assert not set(fonts) & set(HELD_OUT_FONTS)
+    # nor their close relatives: the STIX family, DejaVu Serif Bold Italic narrowed
+    assert not [
+        name for name in fonts if name.startswith("STIX") or name.endswith("SerifCondensed-BoldItalic.ttf")
+    ]
+    assert not set(TRAINING_KINDS) & set(HELD_OUT_KINDS)
+
+
+def test_photo_like_prepares_a_cheap_photo_again(mnist_test_digits):
+    digits, _ = mnist_test_digits
+    first = [photo_like(digit, np.random.default_rng(seed)) for seed, digit in enumerate(digits[:20])]
+    again = [photo_like(digit, np.random.default_rng(seed)) for seed, digit in enumerate(digits[:20])]
+    kept = [picture for picture in first if picture is not None]
+    assert len(kept) >= 18  # a faint, blurred photo may lose its ink, but rarely
+    assert all(picture.shape == (28, 28) and picture.dtype == np.uint8 for picture in kept)
+    assert all(a is None and b is None or np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert np.mean([np.array_equal(p, d) for p, d in zip(first, digits, strict=False) if p is not None]) == 0
 
 
 def _picture(digit_like: np.ndarray, side: int = 160) -> bytes:
