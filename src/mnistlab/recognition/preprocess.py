@@ -61,8 +61,7 @@ def preprocess(source, name: str | None = None) -> np.ndarray:
     levels = grey_range(decoded)  # read by three steps below; worked out once (a pass over the picture)
     prepared = add_margin(unblock(decoded, levels), clean_paper(decoded, levels))
     grey = to_working_size(prepared)
-    unchanged = prepared is decoded and grey.shape == decoded.shape and decoded.dtype == grey.dtype
-    ink = ink_bright(grey, levels if unchanged else None)
+    ink = ink_bright(grey, levels if grey is decoded else None)  # the same picture: the same levels
     strokes = remove_background(ink, label)
     strokes = drop_specks(strokes)
     top, bottom, left, right = ink_box(strokes)
@@ -176,12 +175,13 @@ def add_margin(grey: np.ndarray, paper: float | None) -> np.ndarray:
 
 
 def to_working_size(grey: np.ndarray) -> np.ndarray:
-    """(H, W) float -> the same picture with its longer side within WORK_SIDE."""
+    """(H, W) float -> the same picture with its longer side within WORK_SIDE (itself, if float32 already
+    and of such a size)."""
     height, width = grey.shape
     smallest, largest = WORK_SIDE
     scale = min(max(max(height, width), smallest), largest) / max(height, width)
     if scale == 1:
-        return grey.astype(np.float32)
+        return grey.astype(np.float32, copy=False)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resample = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
     resized = Image.fromarray(grey.astype(np.float32)).resize(size, resample)

@@ -100,12 +100,10 @@ CHUNK = 250  # pictures per parallel task; each chunk has its own seed, so resul
 PROCESSES = 2
 PHOTO_REPEATS = 3  # photographed examples count this many times in training
 BATCH_SIZE = 128
-PHOTO_LIKE_SHARE = 0.4
+PHOTO_LIKE_SHARE = 0.4  # this share of all examples, digits and not, is replaced by a cheap photo of itself
 # Letters and symbols, the hardest to tell from digits, are drawn twice as often as the other kinds.
 TRAINING_MIX = ("letter", "letter", "symbol", "symbol", "scribble", "hatching", "blob", "several", "tick")
-NEGATIVES_PER_DIGIT = (
-    1.2  # this share of all examples, digits and not, is replaced by a cheap photo of itself
-)
+NEGATIVES_PER_DIGIT = 1.2
 
 
 def _like_other_writers(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -180,50 +178,52 @@ def _photo_like_some(images: np.ndarray, seed: int) -> np.ndarray:
     """PHOTO_LIKE_SHARE of the pictures, digits and non-digits alike, replaced by a cheap photo of each
     prepared again (negatives.photo_like), so that the look of a photo (speckled, broken or thickened
     strokes, a grey haze) is a sign of neither."""
-    rows = np.flatnonzero(np.random.default_rng(seed).random(len(images)) < PHOTO_LIKE_SHARE)
-    photos = _in_chunks(_photo_like_chunk, images[rows], seed)
-    starts = range(0, len(rows), CHUNK)
-    kept = np.concatenate([rows[start + index] for start, (_, index) in zip(starts, photos, strict=True)])
-    images = images.copy()
-    images[kept] = np.concatenate([pictures for pictures, _ in photos])
-    return images
-
-
-def _photo_like_chunk(pictures: np.ndarray, rng: np.random.Generator) -> tuple:
     from mnistlab.recognition.negatives import photo_like
 
-    prepared = [photo_like(picture, rng) for picture in pictures]
-    kept = np.array([index for index, picture in enumerate(prepared) if picture is not None], dtype=int)
-    return np.array([p for p in prepared if p is not None], np.uint8).reshape(-1, 28, 28), kept
+    rows = np.flatnonzero(np.random.default_rng(seed).random(len(images)) < PHOTO_LIKE_SHARE)
+    photos, kept = _prepared_in_chunks(photo_like, images[rows], seed)
+    images = images.copy()
+    images[rows[kept]] = photos
+    return images
 
 
 def build_network():
     return small_cnn("refuser", (28, 28, 1), len(CLASSES), filters=(32, 64), dense=128)
 
 
-def _photograph_chunk(pictures: np.ndarray, rng: np.random.Generator, photograph) -> tuple:
+def _photo_prepared(picture: np.ndarray, rng: np.random.Generator, photograph) -> np.ndarray | None:
+    """photograph(picture, rng) prepared again by preprocess(), as a user's photo would be; None if empty."""
     from mnistlab.recognition.images import NoDigitError
     from mnistlab.recognition.preprocess import preprocess
 
-    prepared, kept = [], []
-    for index, picture in enumerate(pictures):
-        try:
-            prepared.append(preprocess(photograph(picture, rng)))
-            kept.append(index)
-        except NoDigitError:
-            continue
-    return np.array(prepared, np.uint8).reshape(-1, 28, 28), np.array(kept, dtype=int)
+    try:
+        return preprocess(photograph(picture, rng))
+    except NoDigitError:
+        return None
+
+
+def _prepare_chunk(pictures: np.ndarray, rng: np.random.Generator, prepare) -> tuple:
+    prepared = [prepare(picture, rng) for picture in pictures]
+    kept = np.array([index for index, picture in enumerate(prepared) if picture is not None], dtype=int)
+    pictures = [picture for picture in prepared if picture is not None]
+    return np.array(pictures, np.uint8).reshape(-1, 28, 28), kept
+
+
+def _prepared_in_chunks(prepare, pictures: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """prepare(picture, rng) -> (28, 28) uint8 or None, over the pictures in PROCESSES processes ->
+    (the prepared pictures, which of the given ones they are): those it returns None for are dropped."""
+    chunks = _in_chunks(functools.partial(_prepare_chunk, prepare=prepare), pictures, seed)
+    starts = range(0, len(pictures), CHUNK)
+    prepared = np.concatenate([images for images, _ in chunks])
+    kept = np.concatenate([start + kept for start, (_, kept) in zip(starts, chunks, strict=True)])
+    return prepared, kept
 
 
 def _photographed(pictures: np.ndarray, photograph, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """MNIST-format pictures photographed (photograph(picture, rng) -> encoded bytes) and prepared again
     by preprocess(), as a user's photo of them would be -> (prepared pictures, which of the given ones
     they are): pictures preprocess finds empty are dropped."""
-    chunks = _in_chunks(functools.partial(_photograph_chunk, photograph=photograph), pictures, seed)
-    starts = range(0, len(pictures), CHUNK)
-    prepared = np.concatenate([images for images, _ in chunks])
-    kept = np.concatenate([start + kept for start, (_, kept) in zip(starts, chunks, strict=True)])
-    return prepared, kept
+    return _prepared_in_chunks(functools.partial(_photo_prepared, photograph=photograph), pictures, seed)
 
 
 def _training_set(data_dir, seed: int, photograph, photographed: int, held_out_photos: int) -> dict:

@@ -317,7 +317,7 @@ class Recognizer:
         # would all finish late; queued, most finish early (see bench_serve.py's p99). The cores are
         # shared among the server's processes. A semaphore belongs to one event loop, so each loop
         # serving this app gets its own.
-        self.slots = max(1, (os.cpu_count() or 1) // processes)
+        self.slots = max(1, usable_cores() // processes)
         self.workers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     async def run(self, work, *args):
@@ -538,10 +538,14 @@ def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
     return uvicorn.Server(uvicorn_config(app, host, port))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def default_workers() -> int:
     """One server process per core this process may run on, at most MAX_DEFAULT_WORKERS."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cores, MAX_DEFAULT_WORKERS))
+    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS))
 
 
 def serve(
