@@ -65,7 +65,7 @@ register(
             # float32. "--precision auto" (bf16 on CPUs with AVX512-BF16) trains in 0.84-0.90x the time on
             # such a CPU (AMD EPYC, 2 cores: 2.72 s against 3.24 s, seeds 0-2), but its lowest seed falls
             # to 98.94% (99.01% in float32), and short runs can diverge: one epoch on 600 images (seed 1)
-            # ended at 9.8% in bf16 (benchmarks/RESULTS.md, "The AVX-512 kind").
+            # ended at 9.8% in bf16 (benchmarks/RESULTS.md, "The AVX-512 (Zen 5) kind").
         },
     )
 )

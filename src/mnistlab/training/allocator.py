@@ -29,9 +29,9 @@ MIB = 1024 * 1024
 # parameter -> value (bytes). One fastcnn epoch on full MNIST, AMD EPYC Zen 3 (AVX2), 2 busy cores: 27.3 s
 # of training with glibc's defaults, 15.1 s with these (1.80x), system CPU 15.3 s -> 2.1 s, peak memory
 # 1198 -> 1363 MiB (medians of 4 each, benchmarks/bench_allocator.py; benchmarks/RESULTS.md, "Memory
-# allocator (AVX2 kind)"). On the AVX-512 kind (AMD EPYC with AVX512-BF16) the same comparison gave 3.50 s
-# against 3.37 s (1.04x, within the noise), system CPU 1.52 -> 1.31 s, 29 MiB more: no gain there and no
-# harm, so the settings apply everywhere glibc does (RESULTS.md, "The AVX-512 kind").
+# allocator (AVX2 kind)"). On the AVX-512 (Zen 5) kind (AMD EPYC with AVX512-BF16) the same comparison
+# gave 3.50 s against 3.37 s (1.04x, within the noise), system CPU 1.52 -> 1.31 s, 29 MiB more: no gain
+# there and no harm, so the settings apply everywhere glibc does (RESULTS.md, "The AVX-512 (Zen 5) kind").
 SETTINGS = {
     M_MMAP_THRESHOLD: 32 * MIB,  # blocks below it come from the heap; 32 MiB is glibc's largest allowed
     M_TRIM_THRESHOLD: 1024 * MIB,  # free heap top kept up to 1 GiB instead of 128 KiB
