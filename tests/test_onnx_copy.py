@@ -14,11 +14,18 @@ from PIL import Image
 from recognition_support import mnist_split
 
 import mnistlab
-from mnistlab.classifier import KerasClassifier, OnnxClassifier
+from mnistlab.classifier import (
+    CopiedKerasClassifier,
+    KerasClassifier,
+    OnnxClassifier,
+    answering_classifier,
+    load_classifier,
+)
+from mnistlab.evaluation import feature_maps
 from mnistlab.recognition import onnx_copy
 from mnistlab.recognition.onnx_conversion import ExportError
 from mnistlab.recognition.onnx_copy import predicting_classifier
-from mnistlab.rundir import MODEL_KERAS, MODEL_ONNX, read_temperature
+from mnistlab.rundir import MODEL_KERAS, MODEL_ONNX, SUMMARY_FILE, read_temperature
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +127,63 @@ def test_serving_a_run_with_its_copy_imports_no_tensorflow(run_dir):
         [sys.executable, "-c", SERVING, str(run_dir)], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+# `mnistlab evaluate RUN --out OUT --json` in a fresh process; it fails if TensorFlow or Keras was imported.
+EVALUATING = """
+import sys
+from mnistlab.cli import main
+try:
+    main(["evaluate", *sys.argv[1:], "--json"])
+except SystemExit as stop:
+    if stop.code:
+        raise
+heavy = sorted(name for name in ("tensorflow", "keras") if name in sys.modules)
+sys.exit(f"imported {heavy}" if heavy else 0)
+"""
+
+
+def test_evaluating_a_run_with_its_copy_imports_no_tensorflow(run_dir, mnist_dir, tmp_path):
+    predicting_classifier(run_dir)  # the copy exists, as after the run's first `predict`
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())  # recorded with the run's report
+    out = tmp_path / "eval"
+    result = subprocess.run(
+        [sys.executable, "-c", EVALUATING, str(run_dir), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "MNISTLAB_DATA_DIR": str(mnist_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    evaluated = json.loads((out / "metrics.json").read_text())
+    # the copy's argmax is Keras' on all of MNIST test (the first test): the same accuracy, to the digit
+    assert evaluated["accuracy"] == json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
+    assert evaluated["model_kind"] == "keras" and evaluated["model_path"].endswith(MODEL_KERAS)
+    report = (out / "report.html").read_text()
+    assert 'id="feature_maps"' in report  # drawn from the maps the run recorded
+    assert all(layer["name"] in report for layer in summary["layers"]) and summary["params"] > 10_000
+
+
+def test_records_serve_only_their_model_and_image(run_dir, mnist_dir):
+    predicting_classifier(run_dir)
+    images = mnistlab.load("mnist", split="test", data_dir=str(mnist_dir))["image"]  # the report's order
+    classifier = answering_classifier(run_dir)
+    assert (
+        isinstance(classifier, CopiedKerasClassifier)
+        and "keras" not in type(classifier.copy).__name__.lower()
+    )
+    assert feature_maps.recorded(classifier, images[0]) is not None  # the image the report showed
+    assert feature_maps.recorded(classifier, images[1]) is None  # another image: computed with Keras
+    kept = dict(feature_maps.recorded(classifier, images[0]))
+    computed = dict(feature_maps.feature_maps(load_classifier(run_dir), images[0]))
+    assert kept.keys() == computed.keys() and all(np.allclose(kept[k], computed[k], atol=1e-5) for k in kept)
+    keras_classifier = load_classifier(run_dir)
+    assert classifier.params == keras_classifier.params and classifier.layers() == keras_classifier.layers()
+    model = run_dir / MODEL_KERAS
+    newest = max((run_dir / name).stat().st_mtime_ns for name in (SUMMARY_FILE, MODEL_ONNX))
+    os.utime(model, ns=(model.stat().st_mtime_ns, newest + 10**9))
+    try:  # model.keras rewritten since: no record is trusted, and no copy either
+        assert not isinstance(answering_classifier(run_dir), CopiedKerasClassifier)
+        assert feature_maps.recorded(classifier, images[0]) is None
+    finally:
+        predicting_classifier(run_dir)  # a fresh copy again for the tests after

@@ -26,14 +26,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mnistlab.errors import MnistlabError, ModelFileError
-from mnistlab.files import atomic_path
+from mnistlab.files import atomic_path, atomic_write_json
 from mnistlab.rundir import (
     MODEL_FILES,
     MODEL_KERAS,
     MODEL_ONNX,
     MODEL_SKOPS,
+    SUMMARY_FILE,
+    fresh_record,
     is_run_dir,
     read_config,
+    read_json,
     read_temperature,
 )
 
@@ -268,6 +271,56 @@ class KerasClassifier(Classifier):
         return path
 
 
+@dataclass(repr=False, eq=False)
+class CopiedKerasClassifier(KerasClassifier):
+    """A run's Keras model that answers through the run's ONNX copy (model.onnx, converted from it and
+    checked against it when made: recognition/onnx_copy.py) and describes itself from the summary its
+    report recorded (SUMMARY_FILE): evaluating it imports no TensorFlow, which is most of the time of
+    `mnistlab evaluate`. The Keras model is loaded on first use of `.model` (a summary not recorded,
+    feature maps of an image not recorded, Keras' own summary(), saving)."""
+
+    copy: Classifier | None = None  # the OnnxClassifier of the run's model.onnx
+    recorded: dict = field(default_factory=dict)  # SUMMARY_FILE's {"params", "layers"}, or {}
+
+    @property
+    def model(self):
+        if self._keras is None:
+            self._keras = KerasClassifier.read(self.path)
+        return self._keras
+
+    @model.setter
+    def model(self, value) -> None:
+        self._keras = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, copy={self.copy.path if self.copy else None!r})"
+
+    @property
+    def num_classes(self) -> int:
+        return self.copy.num_classes
+
+    @property
+    def input_shape(self) -> tuple:
+        return self.copy.input_shape
+
+    @property
+    def params(self) -> int:
+        return int(self.recorded["params"]) if "params" in self.recorded else super().params
+
+    def layers(self) -> list[dict]:
+        return list(self.recorded["layers"]) if "layers" in self.recorded else super().layers()
+
+    def _probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        return self.copy._probabilities(pixels)
+
+
+def record_summary(classifier: Classifier) -> None:
+    """Write a Keras run's SUMMARY_FILE (parameters and layer table) for CopiedKerasClassifier."""
+    if isinstance(classifier, KerasClassifier) and classifier.run_dir is not None:
+        summary = {"params": classifier.params, "layers": classifier.layers()}
+        atomic_write_json(classifier.run_dir / SUMMARY_FILE, summary)
+
+
 def _output_shape(layer) -> str:
     try:
         return str(tuple(layer.output.shape))
@@ -466,6 +519,34 @@ def load_classifier(target) -> Classifier:
     else:
         temperature = 1.0
     return cls(model=model, path=path, run_dir=run_dir, config=config, temperature=temperature)
+
+
+def answering_classifier(target) -> Classifier:
+    """load_classifier(target), except for a Keras run directory with a fresh ONNX copy (one written after
+    its model.keras): its CopiedKerasClassifier, which predicts through the copy and loads Keras only if
+    asked for the model itself."""
+    if isinstance(target, Classifier) or not Path(target).is_dir() or not is_run_dir(Path(target)):
+        return load_classifier(target)
+    run_dir = Path(target)
+    copy = fresh_record(run_dir, MODEL_ONNX)
+    path, _ = _model_file(run_dir)
+    if copy is None or path.name != MODEL_KERAS:
+        return load_classifier(target)
+    try:
+        onnx_copy = load_classifier(copy)
+    except ModelFileError:  # a damaged copy: Keras answers, as before the copy existed
+        return load_classifier(target)
+    summary = fresh_record(run_dir, SUMMARY_FILE)
+    recorded = (read_json(summary)[0] or {}) if summary else {}
+    return CopiedKerasClassifier(
+        model=None,
+        path=path,
+        run_dir=run_dir,
+        config=read_config(run_dir),
+        temperature=read_temperature(run_dir),
+        copy=onnx_copy,
+        recorded=recorded,
+    )
 
 
 def run_classifier(kind: str, model, run_dir: Path) -> Classifier:

@@ -43,6 +43,8 @@ MODEL_SKOPS = "model.skops"
 MODEL_ONNX = "model.onnx"
 MODEL_FILES = (MODEL_KERAS, MODEL_SKOPS, MODEL_ONNX)  # looked for in a run directory, in this order
 CALIBRATION_FILE = "calibration.json"  # the temperature that calibrates the model's probabilities
+SUMMARY_FILE = "model-summary.json"  # a Keras model's parameters and layer table, recorded with its report
+FEATURE_MAPS_FILE = "feature-maps.npz"  # its Conv2D activations for the test image its report shows
 SAVED_MODEL_DIR = "saved_model"  # `mnistlab export --format saved_model` of the run's model
 
 _CLAIMED: dict[Path, int] = {}  # run directory -> open descriptor of its locked .lock file
@@ -255,6 +257,15 @@ def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
 
 def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
     atomic_write_json(run_dir / METRICS_FILE, metrics)
+
+
+def fresh_record(run_dir: Path, name: str) -> Path | None:
+    """run_dir/name where it was written after the run's model.keras (so made from this model), else None:
+    the ONNX copy (MODEL_ONNX), SUMMARY_FILE and FEATURE_MAPS_FILE."""
+    model, record = run_dir / MODEL_KERAS, run_dir / name
+    if not (model.is_file() and record.is_file()):
+        return None
+    return record if record.stat().st_mtime_ns >= model.stat().st_mtime_ns else None
 
 
 def is_complete(run_dir: Path) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnistlab.classifier import Classifier, load_classifier
+from mnistlab.classifier import Classifier, answering_classifier, load_classifier, record_summary
 from mnistlab.data.load import load
 from mnistlab.errors import MnistlabError
 from mnistlab.evaluation import feature_maps, plots, reliability
@@ -321,8 +321,11 @@ def evaluate_classifier(
 
 
 def evaluate(target, dataset: str | None = None, split: str = "test", data_dir=None) -> Evaluation:
-    """Evaluate a run directory or a .keras / .skops / .onnx model file on `split` of `dataset`."""
-    return evaluate_classifier(load_classifier(target), dataset=dataset, split=split, data_dir=data_dir)
+    """Evaluate a run directory or a .keras / .skops / .onnx model file on `split` of `dataset`.
+
+    A Keras run with a fresh ONNX copy (made by its first `predict` or `export`) is predicted through the
+    copy, without TensorFlow (classifier.answering_classifier)."""
+    return evaluate_classifier(answering_classifier(target), dataset=dataset, split=split, data_dir=data_dir)
 
 
 def evaluate_to_dir(
@@ -363,4 +366,8 @@ def write_run_report(run, probabilities=None, data_dir=None) -> Path:
 
     classifier = load_classifier(run)
     evaluation = evaluate_classifier(classifier, split="test", data_dir=data_dir, probabilities=probabilities)
+    # What a later evaluation would need the Keras model for, kept while it is loaded (see
+    # classifier.CopiedKerasClassifier): its layer table and the feature maps the report shows.
+    record_summary(classifier)
+    feature_maps.record(classifier, evaluation.images[0])
     return write_report(evaluation, classifier.run_dir / REPORT_FILE)

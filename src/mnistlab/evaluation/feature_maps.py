@@ -10,18 +10,27 @@ mosaic per layer, MOSAIC_COLUMNS maps to a row, each map numbered.
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import matplotlib
 import numpy as np
 
 from mnistlab.classifier import Classifier, to_float
 from mnistlab.evaluation.plots import image_mosaic, new_figure
+from mnistlab.files import atomic_write_bytes
+from mnistlab.rundir import FEATURE_MAPS_FILE, fresh_record
 
 MOSAIC_COLUMNS = 16  # feature maps per row of a layer's mosaic (32 channels: 2 rows, 64: 4)
 FIGURE_WIDTH = 10.0  # inches
 
 
 def feature_maps(classifier: Classifier, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """[(layer name, activations (H, W, channels) float32)] for each Conv2D layer, for one image."""
+    """[(layer name, activations (H, W, channels) float32)] for each Conv2D layer, for one image: those
+    recorded for this image and this model (see `record`), else computed with Keras."""
+    maps = recorded(classifier, image)
+    if maps is not None:
+        return maps
     layers = classifier.conv_layers()
     if not layers:  # not a Keras CNN
         return []
@@ -40,6 +49,35 @@ def feature_maps(classifier: Classifier, image: np.ndarray) -> list[tuple[str, n
         (layer.name, keras.ops.convert_to_numpy(output)[0].astype(np.float32))
         for layer, output in zip(layers, outputs, strict=True)
     ]
+
+
+def record(classifier: Classifier, image: np.ndarray) -> None:
+    """Keep a Keras run's feature maps of `image` (the test image its report shows) in FEATURE_MAPS_FILE,
+    so that evaluating it later, in a process without TensorFlow, draws them (see `recorded`)."""
+    if classifier.kind != "keras" or classifier.run_dir is None:
+        return
+    maps = feature_maps(classifier, image)
+    arrays = {f"map_{index}": activations for index, (_, activations) in enumerate(maps)}
+    names = np.array([name for name, _ in maps], dtype=str)
+    buffer = io.BytesIO()
+    np.savez(buffer, image=np.asarray(image), names=names, **arrays)
+    atomic_write_bytes(classifier.run_dir / FEATURE_MAPS_FILE, buffer.getvalue())
+
+
+def recorded(classifier: Classifier, image: np.ndarray) -> list[tuple[str, np.ndarray]] | None:
+    """The feature maps `record` kept for this very image, if written after the run's model; else None."""
+    if classifier.kind != "keras" or classifier.run_dir is None:
+        return None
+    path = fresh_record(classifier.run_dir, FEATURE_MAPS_FILE)
+    if path is None:
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            if not np.array_equal(kept["image"].squeeze(), np.asarray(image).squeeze()):  # (28, 28[, 1])
+                return None
+            return [(str(name), kept[f"map_{index}"]) for index, name in enumerate(kept["names"])]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # damaged: computed again
+        return None
 
 
 def _scaled(activations: np.ndarray) -> np.ndarray:

@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from mnistlab.errors import MnistlabError, setting
 
@@ -51,6 +50,13 @@ DEFAULT_SEED = 0
 # Each function takes (N, 28, 28) float32 pixels in 0..255, one severity's parameter and a generator, and
 # returns (N, 28, 28) float32 (clipped to 0..255 afterwards).
 Transform = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
+
+
+def _ndimage():
+    """scipy.ndimage, imported when a corruption is first drawn (not by every `evaluate`: ~0.3 s)."""
+    from scipy import ndimage
+
+    return ndimage
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,11 @@ def _impulse_noise(pixels, fraction, rng):
 
 
 def _gaussian_blur(pixels, sigma, rng):
-    return ndimage.gaussian_filter(pixels, sigma=(0, sigma, sigma))
+    return _ndimage().gaussian_filter(pixels, sigma=(0, sigma, sigma))
 
 
 def _motion_blur(pixels, length, rng):
-    return ndimage.uniform_filter1d(pixels, size=int(length), axis=2)
+    return _ndimage().uniform_filter1d(pixels, size=int(length), axis=2)
 
 
 def _brightness(pixels, offset, rng):
@@ -100,7 +106,7 @@ def _affine(pixels, matrix: np.ndarray) -> np.ndarray:
     full = np.eye(3)
     full[1:, 1:] = matrix
     offset = np.concatenate([[0.0], center - matrix @ center])
-    return ndimage.affine_transform(pixels, full, offset=offset, order=1, mode="constant", cval=0.0)
+    return _ndimage().affine_transform(pixels, full, offset=offset, order=1, mode="constant", cval=0.0)
 
 
 def _rotate(pixels, degrees, rng):
@@ -132,16 +138,16 @@ def _translate(pixels, distance, rng):
     moves = directions[rng.integers(0, len(directions), len(pixels))] * int(distance)
     moved = np.zeros_like(pixels)
     for index, (down, right) in enumerate(moves):
-        moved[index] = ndimage.shift(pixels[index], (down, right), order=0, mode="constant", cval=0.0)
+        moved[index] = _ndimage().shift(pixels[index], (down, right), order=0, mode="constant", cval=0.0)
     return moved
 
 
 def _dilate(pixels, size, rng):
-    return ndimage.grey_dilation(pixels, size=(1, int(size), int(size)))
+    return _ndimage().grey_dilation(pixels, size=(1, int(size), int(size)))
 
 
 def _erode(pixels, size, rng):
-    return ndimage.grey_erosion(pixels, size=(1, int(size), int(size)))
+    return _ndimage().grey_erosion(pixels, size=(1, int(size), int(size)))
 
 
 def _occlusion(pixels, side, rng):

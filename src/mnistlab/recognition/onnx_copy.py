@@ -20,15 +20,12 @@ from mnistlab.classifier import Classifier, KerasClassifier, load_classifier
 from mnistlab.errors import MnistlabError, ModelFileError
 from mnistlab.files import atomic_write_bytes
 from mnistlab.recognition.onnx_conversion import keras_to_onnx
-from mnistlab.rundir import MODEL_KERAS, MODEL_ONNX, is_run_dir
+from mnistlab.rundir import MODEL_ONNX, fresh_record, is_run_dir
 
 
 def fresh_copy(run_dir: Path) -> Path | None:
     """The run's model.onnx where it was written after its model.keras, else None."""
-    keras_file, onnx_file = run_dir / MODEL_KERAS, run_dir / MODEL_ONNX
-    if not (keras_file.is_file() and onnx_file.is_file()):
-        return None
-    return onnx_file if onnx_file.stat().st_mtime_ns >= keras_file.stat().st_mtime_ns else None
+    return fresh_record(run_dir, MODEL_ONNX)
 
 
 def write_copy(classifier: KerasClassifier) -> Path:
