@@ -187,3 +187,21 @@ def test_records_serve_only_their_model_and_image(run_dir, mnist_dir):
         assert feature_maps.recorded(classifier, images[0]) is None
     finally:
         predicting_classifier(run_dir)  # a fresh copy again for the tests after
+
+
+def test_a_trained_run_ends_with_its_copy_and_records(mnist_dir, tmp_path):
+    run = mnistlab.train(
+        "mlp",
+        epochs=1,
+        train_split="train[:1%]",
+        data_dir=str(mnist_dir),
+        out=str(tmp_path / "run"),
+        progress=False,
+    )
+    assert onnx_copy.fresh_copy(run.dir) == run.dir / MODEL_ONNX  # written as the run ended
+    classifier = answering_classifier(run.dir)
+    assert isinstance(classifier, CopiedKerasClassifier)
+    assert classifier.params == json.loads((run.dir / "metrics.json").read_text())["params"]
+    assert [layer["type"] for layer in classifier.layers()] == [
+        layer["type"] for layer in load_classifier(run.dir).layers()
+    ]

@@ -4,10 +4,11 @@
     classifier.predict_proba(digits)    # the run's model and calibration temperature, in onnxruntime
     predicting_classifier("model.keras")                            # anything else: load_classifier's
 
-The copy is the run's model.onnx, the file `mnistlab export RUN` writes: when it is missing, or older than
-model.keras, it is made on first use from model.keras, converted and checked against Keras on a probe
-batch (onnx_conversion.keras_to_onnx). Later predictions load it with onnxruntime alone: no TensorFlow
-import, which is most of the time of a one-picture `mnistlab predict`. A model the converter refuses, or
+The copy is the run's model.onnx, the file `mnistlab export RUN` writes. `mnistlab train` writes it as
+the run ends (with_copy); when it is missing, or older than model.keras, it is made on first use from
+model.keras, converted and checked against Keras on a probe batch (onnx_conversion.keras_to_onnx). Later
+predictions load it with onnxruntime alone: no TensorFlow import, which is most of the time of a
+one-picture `mnistlab predict`. A model the converter refuses, or
 an ONNX file that does not load, is predicted with Keras, as before.
 """
 
@@ -32,6 +33,24 @@ def write_copy(classifier: KerasClassifier) -> Path:
     """Convert a run's Keras model, check it against Keras, write it as the run's model.onnx."""
     data = keras_to_onnx(classifier.model, classifier.temperature)
     return atomic_write_bytes(classifier.run_dir / MODEL_ONNX, data)
+
+
+def with_copy(write_report):
+    """A run's report writer (classifier, probabilities) -> path that then also writes the run's ONNX copy,
+    while its Keras model is still in memory (~0.3 s): `predict`, `read`, `serve` and `evaluate` need no
+    TensorFlow from the run's first use on. A model the converter refuses is left without a copy, as
+    before (predict says why on first use)."""
+
+    def write(classifier: Classifier, probabilities):
+        path = write_report(classifier, probabilities)
+        if isinstance(classifier, KerasClassifier) and classifier.run_dir is not None:
+            try:
+                write_copy(classifier)
+            except (MnistlabError, OSError):
+                pass
+        return path
+
+    return write
 
 
 def predicting_classifier(model) -> Classifier:
