@@ -69,7 +69,15 @@ def main() -> None:
     args = parser.parse_args()
 
     import mnistlab
-    from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS, TRAINING_KINDS, not_digits
+    from mnistlab.recognition.negatives import (
+        HELD_OUT_FONTS,
+        HELD_OUT_HANDWRITING,
+        HELD_OUT_KINDS,
+        TRAINING_KINDS,
+        font_digits,
+        handwriting_fonts,
+        not_digits,
+    )
     from mnistlab.rundir import cpu_model
 
     count, seed = args.count, args.seed
@@ -79,6 +87,13 @@ def main() -> None:
         "other writers' scans (sklearn digits)": scan_set(count, seed=seed),
         "other writers' digits as photos (sklearn digits)": other_writers_as_photos(count, seed + 3),
     }
+    unseen_hands = handwriting_fonts(HELD_OUT_HANDWRITING)
+    if unseen_hands:  # fetched by benchmarks/handwriting_fonts.py
+        hand_digits, hand_labels = font_digits(count, seed + 105, fonts=unseen_hands)
+        photos = as_photos(hand_digits, seed + 5)
+        digit_sets["digits in unseen handwriting fonts, as photos"] = [
+            (photo, None, int(label)) for photo, label in zip(photos, hand_labels, strict=True)
+        ]
     letters, _ = not_digits(count, seed + 100, kinds=("letter", "symbol"), fonts=HELD_OUT_FONTS)
     shapes, _ = not_digits(count, seed + 101, kinds=HELD_OUT_KINDS)
     fresh, fresh_kinds = not_digits(
@@ -88,6 +103,15 @@ def main() -> None:
     stained = np.concatenate([np.zeros((count // 2, 28, 28), np.uint8), stains])
     other_sets = {
         "letters and symbols, unseen fonts": as_photos(letters, seed),
+        **(
+            {
+                "letters and symbols, unseen handwriting fonts": as_photos(
+                    not_digits(count, seed + 104, kinds=("letter", "symbol"), fonts=unseen_hands)[0], seed + 5
+                )
+            }
+            if unseen_hands
+            else {}
+        ),
         "zigzags and spirals (never trained on)": as_photos(shapes, seed + 1),
         "fresh draws of the trained kinds": as_photos(fresh, seed + 2),
         "blank paper (half) and stains (half)": as_photos(stained, seed + 4),

@@ -1,7 +1,10 @@
 """Train the refuser shipped in src/mnistlab/recognition/ (refuser.onnx + refuser.json) and print its figures.
 
+    .venv/bin/python benchmarks/handwriting_fonts.py        # once: 64 handwriting fonts (~4 MB)
     MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/train_refuser.py \
         src/mnistlab/recognition [--cache /tmp/refuser-examples.npz]
+
+Without the handwriting fonts the refuser trains on print-like fonts alone (as before 2026-11-29).
 
 Drawing 60,000 non-digits, photographing 8,500 pictures (3,000 digits and 3,000 non-digits to learn
 from, 2,500 held-out digits to choose the threshold on) and making cheap photos (negatives.photo_like)

@@ -26,6 +26,7 @@ the refuser learns from both kinds looking photographed, so "looks photographed"
 from __future__ import annotations
 
 import io
+import os
 import string
 from pathlib import Path
 
@@ -73,18 +74,111 @@ SYSTEM_FONTS = (
     "DejaVuMathTeXGyre.ttf",
 )
 HELD_OUT_FONTS = ("STIXGeneral.ttf", "STIXGeneralItalic.ttf", "DejaVuSerif-BoldItalic.ttf", "cmtt10.ttf")
+# Google Fonts' handwriting families (npm's @fontsource packages), fetched by benchmarks/handwriting_fonts.py
+# into handwriting_font_dir(); used where present. Every fourth is held out to test the refuser on.
+HANDWRITING_FAMILIES = (
+    "amatic-sc",
+    "annie-use-your-telescope",
+    "architects-daughter",
+    "calligraffitti",
+    "caveat",
+    "caveat-brush",
+    "cedarville-cursive",
+    "coming-soon",
+    "covered-by-your-grace",
+    "crafty-girls",
+    "dawning-of-a-new-day",
+    "dekko",
+    "delius",
+    "edu-nsw-act-foundation",
+    "edu-qld-beginner",
+    "edu-sa-beginner",
+    "edu-tas-beginner",
+    "edu-vic-wa-nt-beginner",
+    "fuzzy-bubbles",
+    "gaegu",
+    "give-you-glory",
+    "gloria-hallelujah",
+    "gochi-hand",
+    "grape-nuts",
+    "hachi-maru-pop",
+    "handlee",
+    "homemade-apple",
+    "indie-flower",
+    "inspiration",
+    "itim",
+    "just-another-hand",
+    "kalam",
+    "klee-one",
+    "kristi",
+    "la-belle-aurore",
+    "loved-by-the-king",
+    "mali",
+    "mynerve",
+    "nanum-brush-script",
+    "nanum-pen-script",
+    "nerko-one",
+    "neucha",
+    "nothing-you-could-do",
+    "over-the-rainbow",
+    "pangolin",
+    "patrick-hand",
+    "permanent-marker",
+    "playpen-sans",
+    "reenie-beanie",
+    "rock-salt",
+    "schoolbell",
+    "shadows-into-light",
+    "shadows-into-light-two",
+    "short-stack",
+    "square-peg",
+    "sriracha",
+    "sue-ellen-francisco",
+    "swanky-and-moo-moo",
+    "the-girl-next-door",
+    "waiting-for-the-sunrise",
+    "walter-turncoat",
+    "yomogi",
+    "zen-kurenaido",
+    "zeyada",
+)
+HELD_OUT_HANDWRITING = HANDWRITING_FAMILIES[3::4]
+
+
+def handwriting_font_dir() -> Path:
+    return Path(
+        os.environ.get("MNISTLAB_HANDWRITING_FONTS", Path.home() / ".cache/mnistlab/handwriting-fonts")
+    )
+
+
+def handwriting_font_name(family: str) -> str:
+    return f"{family}-latin-400-normal.woff"
+
+
+def handwriting_fonts(families: tuple[str, ...]) -> tuple[str, ...]:
+    """The font files of those of `families` fetched into handwriting_font_dir()."""
+    folder = handwriting_font_dir()
+    names = (handwriting_font_name(family) for family in families)
+    return tuple(name for name in names if (folder / name).exists())
 
 
 def _font_path(name: str) -> Path:
     import matplotlib
 
+    if name.endswith(".woff"):
+        return handwriting_font_dir() / name
     bundled = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name
     return bundled if bundled.exists() or name not in SYSTEM_FONTS else SYSTEM_FONT_DIR / name
 
 
 def training_fonts() -> tuple[str, ...]:
-    """The fonts the refuser trains on: matplotlib's TRAINING_FONTS and the SYSTEM_FONTS installed here."""
+    """The print-like fonts the refuser trains on: matplotlib's TRAINING_FONTS and the SYSTEM_FONTS here."""
     return TRAINING_FONTS + tuple(name for name in SYSTEM_FONTS if (SYSTEM_FONT_DIR / name).exists())
+
+
+def training_handwriting_fonts() -> tuple[str, ...]:
+    """The handwriting fonts the refuser trains on: those fetched here, the held-out ones excepted."""
+    return handwriting_fonts(tuple(f for f in HANDWRITING_FAMILIES if f not in HELD_OUT_HANDWRITING))
 
 
 def to_mnist(canvas: np.ndarray) -> np.ndarray | None:
@@ -240,6 +334,18 @@ def not_digits(
             images.append(picture)
             names.append(kind)
     return np.stack(images), np.array(names)
+
+
+def font_digits(count: int, seed: int = 0, *, fonts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(count, 28, 28) uint8 digits written in `fonts` (handwriting fonts above all), warped and re-penned
+    like the letters, in MNIST format, and their labels (count,) int: digits by other hands than MNIST's."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, count)
+    images = []
+    for label in labels:
+        glyph = _glyph(str(label), rng.choice(fonts), rng)
+        images.append(to_mnist(np.clip(_pen(_warp(glyph, rng, rng.uniform(0.3, 1.0)), rng), 0, None)))
+    return np.stack(images), labels
 
 
 def photo_like(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:

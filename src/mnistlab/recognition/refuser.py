@@ -104,6 +104,14 @@ PHOTO_LIKE_SHARE = 0.4  # this share of all examples, digits and not, is replace
 # Letters and symbols, the hardest to tell from digits, are drawn twice as often as the other kinds.
 TRAINING_MIX = ("letter", "letter", "symbol", "symbol", "scribble", "hatching", "blob", "several", "tick")
 NEGATIVES_PER_DIGIT = 1.2
+# Handwriting fonts (negatives.training_handwriting_fonts, where fetched): letters and symbols in them as
+# negatives and digits in them as positives, so that a handwritten look is a sign of neither; a share of
+# each also photographed (repeated PHOTO_REPEATS times, like the other photographed examples).
+HANDWRITING_NEGATIVES, HANDWRITING_DIGITS, HANDWRITING_PHOTOS = 24000, 12000, 2000
+# Low-resolution scans (as other digit sets store digits: a few pixels a side, binarised, cropped tight
+# and stretched to fill a box, enlarged with blocky pixels), prepared by preprocess(): this many digits,
+# and as many non-digits, so that a blocky, stretched, filled-out shape is a sign of neither.
+SCAN_EXAMPLES = 12000
 
 
 def _like_other_writers(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -185,6 +193,103 @@ def _photo_like_some(images: np.ndarray, seed: int) -> np.ndarray:
     images = images.copy()
     images[rows[kept]] = photos
     return images
+
+
+def _draw_handwriting(slots: np.ndarray, rng: np.random.Generator, fonts: tuple) -> tuple:
+    from mnistlab.recognition.negatives import not_digits
+
+    return not_digits(
+        len(slots), seed=int(rng.integers(2**32)), kinds=("letter", "letter", "symbol"), fonts=fonts
+    )
+
+
+def _draw_font_digits(slots: np.ndarray, rng: np.random.Generator, fonts: tuple) -> np.ndarray:
+    from mnistlab.recognition.negatives import font_digits
+
+    return font_digits(len(slots), seed=int(rng.integers(2**32)), fonts=fonts)[0]
+
+
+def _handwriting_set(fonts: tuple, seed: int, photograph) -> dict:
+    """Letters and symbols (negatives) and digits (positives) in handwriting fonts, drawn, some redrawn
+    like other writers' and made cheap photos of, as the other examples are; some photographed."""
+    rng = np.random.default_rng(seed)
+    drawn = _in_chunks(
+        functools.partial(_draw_handwriting, fonts=fonts), np.arange(HANDWRITING_NEGATIVES), seed
+    )
+    negatives = np.concatenate([images for images, _ in drawn])
+    kinds = np.concatenate([names for _, names in drawn])
+    digits = np.concatenate(
+        _in_chunks(functools.partial(_draw_font_digits, fonts=fonts), np.arange(HANDWRITING_DIGITS), seed + 1)
+    )
+    images = np.concatenate([digits, negatives])
+    labels = np.concatenate([np.zeros(len(digits), int), [CLASSES.index(kind) for kind in kinds]])
+    changed = rng.random(len(images)) < 0.3
+    images[changed] = _like_other_writers(images[changed], rng)
+    photographed = []
+    if photograph is not None:
+        for rows, part_seed in (
+            (np.arange(HANDWRITING_PHOTOS), seed + 2),
+            (len(digits) + np.arange(HANDWRITING_PHOTOS), seed + 3),
+        ):
+            photos, kept = _photographed(images[rows], photograph, part_seed)
+            photographed.append((photos, labels[rows][kept]))
+    images = _photo_like_some(images, seed + 4)
+    for photos, photo_labels in photographed:
+        images = np.concatenate([images, *[photos] * PHOTO_REPEATS])
+        labels = np.concatenate([labels, *[photo_labels] * PHOTO_REPEATS])
+    return {"hand_images": images, "hand_labels": labels}
+
+
+def low_resolution_scan(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A (28, 28) uint8 MNIST-format picture as a low-resolution scan: cropped to its ink, shrunk to 7-16
+    pixels along its longer side, binarised (or kept at a few grey levels), stretched to fill a square, a
+    wide or a tall box and enlarged with blocky pixels to 32-128 px, dark ink on light paper (or light on
+    dark), touching the picture's edges: (H, W) uint8 grey."""
+    from PIL import Image
+
+    coverage = picture.astype(np.float32) / 255
+    rows, columns = np.flatnonzero(coverage.max(1) > 0.1), np.flatnonzero(coverage.max(0) > 0.1)
+    if rows.size == 0:
+        rows = columns = np.arange(28)
+    crop = coverage[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+    scale = int(rng.integers(7, 17)) / max(crop.shape)
+    small = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    shrunk = np.asarray(Image.fromarray(crop).resize(small, Image.Resampling.BOX))
+    if rng.random() < 0.7:
+        shrunk = (shrunk > rng.uniform(0.2, 0.5)).astype(np.float32)
+    else:
+        levels = int(rng.integers(3, 17))
+        shrunk = np.round(np.clip(shrunk / max(float(shrunk.max()), 1e-6), 0, 1) * levels) / levels
+    height = int(rng.integers(32, 129))
+    shape = rng.choice(["square", "kept", "wide", "tall"], p=[0.35, 0.25, 0.2, 0.2])
+    ratio = {"square": 1.0, "kept": crop.shape[1] / crop.shape[0], "wide": rng.uniform(1.4, 2.2),
+             "tall": rng.uniform(0.45, 0.7)}[shape]  # fmt: skip
+    size = (max(4, round(height * ratio)), height)
+    ink = np.asarray(Image.fromarray(shrunk.astype(np.float32)).resize(size, Image.Resampling.NEAREST))
+    grey = 1 - ink if rng.random() < 0.8 else ink  # dark ink on light paper, mostly
+    return np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8)
+
+
+def _scan_prepared(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    from mnistlab.recognition.images import NoDigitError
+    from mnistlab.recognition.preprocess import preprocess
+
+    try:
+        return preprocess(low_resolution_scan(picture, rng))
+    except NoDigitError:
+        return None
+
+
+def _scan_set(digits: np.ndarray, images: np.ndarray, labels: np.ndarray, seed: int) -> dict:
+    """SCAN_EXAMPLES training digits and as many of the non-digit examples as low-resolution scans."""
+    rng = np.random.default_rng(seed)
+    negative_rows = rng.choice(np.flatnonzero(labels > 0), SCAN_EXAMPLES, replace=False)
+    sources = np.concatenate(
+        [digits[rng.choice(len(digits), SCAN_EXAMPLES, replace=False)], images[negative_rows]]
+    )
+    source_labels = np.concatenate([np.zeros(SCAN_EXAMPLES, int), labels[negative_rows]])
+    scans, kept = _prepared_in_chunks(_scan_prepared, sources, seed)
+    return {"scan_images": scans, "scan_labels": source_labels[kept]}
 
 
 def build_network():
@@ -273,7 +378,15 @@ def train(
     few epochs at a lower `learning_rate` (Adam's, cosine-decayed to 5% of it) teach it the new examples.
     """
     from mnistlab.files import atomic_write_bytes, atomic_write_json
-    from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS, training_fonts
+    from mnistlab.recognition.negatives import (
+        HELD_OUT_FONTS,
+        HELD_OUT_HANDWRITING,
+        HELD_OUT_KINDS,
+        font_digits,
+        handwriting_fonts,
+        training_fonts,
+        training_handwriting_fonts,
+    )
 
     settings = np.array(
         [
@@ -287,13 +400,38 @@ def train(
         ]
     )
     examples = dict(np.load(cache)) if cache is not None and cache.exists() else {}
+    # Drawing and photographing fork processes: all of it before TensorFlow is imported.
     if not np.array_equal(examples.get("settings"), settings):  # none kept, or kept for other settings
-        # before TensorFlow is imported: drawing and photographing fork processes
         examples = _training_set(data_dir, seed, photograph, photographed, held_out_photos)
+        examples["settings"] = settings
         if cache is not None:
-            np.savez(cache, settings=settings, **examples)
+            np.savez(cache, **examples)
+    hand_fonts = training_handwriting_fonts()
+    hand_settings = np.array(
+        [
+            seed,
+            len(hand_fonts),
+            HANDWRITING_NEGATIVES,
+            HANDWRITING_DIGITS,
+            HANDWRITING_PHOTOS,
+            photograph is not None,
+        ]
+    )
+    if hand_fonts and not np.array_equal(examples.get("hand_settings"), hand_settings):
+        examples.update(_handwriting_set(hand_fonts, seed + 10, photograph), hand_settings=hand_settings)
+        if cache is not None:
+            np.savez(cache, **examples)
+    scan_settings = np.array([seed, SCAN_EXAMPLES])
+    if not np.array_equal(examples.get("scan_settings"), scan_settings):
+        scans = _scan_set(examples["digits"][:50000], examples["images"], examples["labels"], seed + 20)
+        examples.update(scans, scan_settings=scan_settings)
+        if cache is not None:
+            np.savez(cache, **examples)
     images, labels, held_digits = examples["images"], examples["labels"], examples["held_digits"]
     digits = examples["digits"]
+    parts = ["scan", "hand"] if hand_fonts else ["scan"]
+    images = np.concatenate([images, *[examples[f"{part}_images"] for part in parts]])
+    labels = np.concatenate([labels, *[examples[f"{part}_labels"] for part in parts]])
 
     import keras
 
@@ -321,6 +459,9 @@ def train(
         ),
         "digits refused (train[50000:])": _refused(refuser, digits[50000:]),
     }
+    if unseen_hands := handwriting_fonts(HELD_OUT_HANDWRITING):
+        hand_digits, _ = font_digits(1000, seed + 1, fonts=unseen_hands)
+        figures["digits refused (held-out handwriting fonts)"] = _refused(refuser, hand_digits)
     unseen = not_digits_for_check(seed + 1, digits[50000:])
     for name, (pictures, _) in unseen.items():
         figures[f"refused: {name}"] = _refused(refuser, pictures)
@@ -328,7 +469,14 @@ def train(
         "threshold": threshold,
         "classes": list(CLASSES),
         "trained_on": "MNIST train[:50000] (30% redrawn like other writers) + as many generated non-digits"
-        + f" in {len(training_fonts())} fonts; {PHOTO_LIKE_SHARE:.0%} of both as cheap photos (photo_like)"
+        + f" in {len(training_fonts())} fonts"
+        + (
+            f"; {HANDWRITING_NEGATIVES} letters and symbols and {HANDWRITING_DIGITS} digits in"
+            f" {len(hand_fonts)} handwriting fonts ({HANDWRITING_PHOTOS} of each also photographed)"
+            if hand_fonts
+            else ""
+        )
+        + f"; {PHOTO_LIKE_SHARE:.0%} of all as cheap photos (photo_like)"
         + (
             f"; {photographed} of each also photographed and prepared again (repeated {PHOTO_REPEATS}x);"
             f" threshold on {len(held_digits)} photographed held-out digits"
@@ -342,6 +490,7 @@ def train(
         "measured": figures,
         "held_out_fonts": list(HELD_OUT_FONTS),
         "held_out_kinds": list(HELD_OUT_KINDS),
+        "held_out_handwriting_fonts": list(HELD_OUT_HANDWRITING) if hand_fonts else [],
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / MODEL_FILE, onnx_bytes)
@@ -367,7 +516,14 @@ def _onnx_weights(onnx_bytes: bytes) -> list[np.ndarray]:
 
 def not_digits_for_check(seed: int, digits: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Non-digits the refuser was never trained on: held-out fonts, held-out shapes, and fresh draws."""
-    from mnistlab.recognition.negatives import HELD_OUT_FONTS, HELD_OUT_KINDS, TRAINING_KINDS, not_digits
+    from mnistlab.recognition.negatives import (
+        HELD_OUT_FONTS,
+        HELD_OUT_HANDWRITING,
+        HELD_OUT_KINDS,
+        TRAINING_KINDS,
+        handwriting_fonts,
+        not_digits,
+    )
 
     return {
         "letters and symbols in held-out fonts": not_digits(
@@ -375,6 +531,15 @@ def not_digits_for_check(seed: int, digits: np.ndarray) -> dict[str, tuple[np.nd
         ),
         "shapes never trained on (zigzag, spiral)": not_digits(1000, seed, kinds=HELD_OUT_KINDS),
         "fresh draws of the training kinds": not_digits(1000, seed, kinds=TRAINING_KINDS, digits=digits),
+        **(
+            {
+                "letters and symbols in held-out handwriting fonts": not_digits(
+                    1000, seed, kinds=("letter", "symbol"), fonts=unseen_hands
+                )
+            }
+            if (unseen_hands := handwriting_fonts(HELD_OUT_HANDWRITING))
+            else {}
+        ),
     }
 
 
