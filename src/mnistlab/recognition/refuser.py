@@ -13,13 +13,14 @@ onnxruntime call for a whole batch (no TensorFlow at prediction time).
 
 Photographed digits and non-digits, prepared again by preprocess(), are part of its training: photos
 of letters look like digits far more often than clean renders do. A few thousand of each are photographed
-like users' photos (benchmarks/photo_digits.py). train() now also replaces 40% of all the others, digits
-and non-digits alike, by a cheap photo of themselves (negatives.photo_like), draws letters and symbols
-twice as often and in more fonts; the network so trained was not shipped: at the same threshold it
-refused 2-3 points more non-digits but more of other writers' stretched scans (benchmarks/RESULTS.md,
-"Refusing what is not one digit"). The shipped one's threshold on the digit probability is chosen
-on a few thousand photographed held-out MNIST training digits so that 0.6% of them are refused
-(refuser.json records it with the figures measured when the network was trained); `threshold` trades
+like users' photos (benchmarks/photo_digits.py), and 40% of all the others, digits and non-digits alike,
+are replaced by a cheap photo of themselves (negatives.photo_like). Letters, symbols and digits are also
+written in 48 handwriting fonts (benchmarks/handwriting_fonts.py fetches them; 16 more are held out to
+test on), and digits and non-digits are also drawn as low-resolution scans (blocky, binarised, stretched
+to fill a box), so that neither a handwritten look, a photo's look nor a scanner's is a sign of either.
+The threshold on the digit probability is chosen on a few thousand photographed held-out MNIST training
+digits so that 0.6% of them are refused (refuser.json records it with the figures measured when the
+network was trained; benchmarks/RESULTS.md, "Refusing what is not one digit"); `threshold` trades
 refusals of digits against acceptance of non-digits. A network is trained, from the code in this
 module, by `benchmarks/train_refuser.py OUT_FOLDER`.
 """
@@ -477,6 +478,7 @@ def train(
             else ""
         )
         + f"; {PHOTO_LIKE_SHARE:.0%} of all as cheap photos (photo_like)"
+        + f"; {SCAN_EXAMPLES} digits and {SCAN_EXAMPLES} non-digits as low-resolution scans"
         + (
             f"; {photographed} of each also photographed and prepared again (repeated {PHOTO_REPEATS}x);"
             f" threshold on {len(held_digits)} photographed held-out digits"
