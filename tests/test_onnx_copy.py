@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from cli_support import call_cli
 from PIL import Image
 from recognition_support import mnist_split
 
@@ -175,19 +176,19 @@ def test_records_serve_only_their_model_and_image(run_dir, mnist_dir):
         predicting_classifier(run_dir)  # a fresh copy again for the tests after
 
 
-def test_a_trained_run_ends_with_its_copy_and_records(mnist_dir, tmp_path):
-    run = mnistlab.train(
-        "mlp",
-        epochs=1,
-        train_split="train[:1%]",
-        data_dir=str(mnist_dir),
-        out=str(tmp_path / "run"),
-        progress=False,
-    )
-    assert onnx_copy.fresh_copy(run.dir) == run.dir / MODEL_ONNX  # written as the run ended
-    classifier = answering_classifier(run.dir)
+def test_a_run_trained_by_the_cli_ends_with_its_copy_and_records(mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    done = call_cli(
+        "train", "--model", "mlp", "--epochs", "1", "--train-split", "train[:1%]", "--out", str(out),
+        env={"MNISTLAB_DATA_DIR": str(mnist_dir)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert onnx_copy.fresh_copy(out) == out / MODEL_ONNX  # written as the run ended
+    classifier = answering_classifier(out)
     assert isinstance(classifier, CopiedKerasClassifier)
-    assert classifier.params == json.loads((run.dir / "metrics.json").read_text())["params"]
-    assert [layer["type"] for layer in classifier.layers()] == [
-        layer["type"] for layer in load_classifier(run.dir).layers()
-    ]
+    assert classifier.params == json.loads((out / "metrics.json").read_text())["params"]
+    keras_classifier = load_classifier(out)
+    assert classifier.layers() == keras_classifier.layers()
+    assert classifier.temperature == keras_classifier.temperature
+    probe = np.zeros((1, 28, 28), dtype=np.uint8)
+    assert np.abs(classifier.predict_proba(probe) - keras_classifier.predict_proba(probe)).max() <= 1e-4

@@ -51,11 +51,9 @@ def train(model: str | None = None, **settings):
     training itself is mnistlab.training.dispatch.train; the run's report.html is written by evaluation.
     """
     from mnistlab.evaluation.evaluation import write_run_report
-    from mnistlab.recognition.onnx_copy import with_copy
     from mnistlab.training.dispatch import train as train_run
 
-    # the report, then the ONNX copy that predict, read, serve and evaluate run without TensorFlow
-    return train_run(model, report=with_copy(write_run_report), **settings)
+    return train_run(model, report=write_run_report, **settings)
 
 
 def __getattr__(name: str):

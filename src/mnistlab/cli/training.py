@@ -88,6 +88,10 @@ def train_command(
         run = train(resume=resume, allow_code=allow_code, **settings)
     else:
         run = train(**settings)
+    from mnistlab.recognition.onnx_copy import copy_trained_run
+
+    # In a Python session TensorFlow is loaded anyway; commands are fresh processes, which the copy spares it.
+    copy_trained_run(run)
     metrics = run.metrics
     epochs = f"{metrics['epochs']} epoch{'s' if metrics['epochs'] != 1 else ''}"
     if "members" in metrics:  # an ensemble

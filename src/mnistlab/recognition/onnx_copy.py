@@ -5,7 +5,7 @@
     predicting_classifier("model.keras")                            # anything else: load_classifier's
 
 The copy is the run's model.onnx, the file `mnistlab export RUN` writes. `mnistlab train` writes it as
-the run ends (with_copy); when it is missing, or older than model.keras, it is made on first use from
+the run ends (copy_trained_run); when it is missing, or older than model.keras, it is made on first use from
 model.keras, converted and checked against Keras on a probe batch (onnx_conversion.keras_to_onnx). Later
 predictions load it with onnxruntime alone: no TensorFlow import, which is most of the time of a
 one-picture `mnistlab predict`. A model the converter refuses, or
@@ -21,7 +21,7 @@ from mnistlab.classifier import Classifier, KerasClassifier, load_classifier
 from mnistlab.errors import MnistlabError, ModelFileError
 from mnistlab.files import atomic_write_bytes
 from mnistlab.recognition.onnx_conversion import keras_to_onnx
-from mnistlab.rundir import MODEL_ONNX, fresh_record, is_run_dir
+from mnistlab.rundir import MODEL_KERAS, MODEL_ONNX, fresh_record, is_run_dir, read_temperature
 
 
 def fresh_copy(run_dir: Path) -> Path | None:
@@ -35,22 +35,24 @@ def write_copy(classifier: KerasClassifier) -> Path:
     return atomic_write_bytes(classifier.run_dir / MODEL_ONNX, data)
 
 
-def with_copy(write_report):
-    """A run's report writer (classifier, probabilities) -> path that then also writes the run's ONNX copy,
-    while its Keras model is still in memory (~0.3 s): `predict`, `read`, `serve` and `evaluate` need no
-    TensorFlow from the run's first use on. A model the converter refuses is left without a copy, as
-    before (predict says why on first use)."""
-
-    def write(classifier: Classifier, probabilities):
-        path = write_report(classifier, probabilities)
-        if isinstance(classifier, KerasClassifier) and classifier.run_dir is not None:
-            try:
-                write_copy(classifier)
-            except (MnistlabError, OSError):
-                pass
-        return path
-
-    return write
+def copy_trained_run(run) -> Path | None:
+    """Write a just-trained Keras run's ONNX copy from its model still in memory (a training.Run), so that
+    `predict`, `read`, `serve` and `evaluate` in later processes need no TensorFlow from the run's first
+    use (`mnistlab train` calls it; ~0.5 s). None where the run is not Keras, or the converter refuses the
+    model (predict says why on first use, as before)."""
+    if fresh_copy(run.dir) is not None or not (run.dir / MODEL_KERAS).is_file():
+        return fresh_copy(run.dir)
+    classifier = KerasClassifier(
+        model=run.model,
+        path=run.dir / MODEL_KERAS,
+        run_dir=run.dir,
+        config=run.config,
+        temperature=read_temperature(run.dir),
+    )
+    try:
+        return write_copy(classifier)
+    except (MnistlabError, OSError):
+        return None
 
 
 def predicting_classifier(model) -> Classifier:
