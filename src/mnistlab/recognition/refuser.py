@@ -293,8 +293,11 @@ def _scan_set(digits: np.ndarray, images: np.ndarray, labels: np.ndarray, seed: 
     return {"scan_images": scans, "scan_labels": source_labels[kept]}
 
 
+FILTERS, DENSE = (48, 96), 256  # the network's width (32/64/128 until 2026-11-29: less sure of letters)
+
+
 def build_network():
-    return small_cnn("refuser", (28, 28, 1), len(CLASSES), filters=(32, 64), dense=128)
+    return small_cnn("refuser", (28, 28, 1), len(CLASSES), filters=FILTERS, dense=DENSE)
 
 
 def _photo_prepared(picture: np.ndarray, rng: np.random.Generator, photograph) -> np.ndarray | None:
@@ -485,6 +488,7 @@ def train(
             if photograph
             else ""
         ),
+        "network": f"conv {FILTERS[0]} and {FILTERS[1]} filters, dense {DENSE}",
         "seed": seed,
         "epochs": epochs,
         "learning_rate": f"{learning_rate:g}, cosine decay to {learning_rate * 0.05:g}",
