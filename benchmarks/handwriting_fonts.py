@@ -22,9 +22,11 @@ import io
 import json
 import sys
 import tarfile
-import urllib.request
 from pathlib import Path
 
+from mnistlab.data.idx import read_at_most
+from mnistlab.data.urls import open_url
+from mnistlab.errors import DataError
 from mnistlab.files import atomic_write_bytes
 from mnistlab.recognition.negatives import HANDWRITING_FAMILIES, handwriting_font_dir, handwriting_font_name
 
@@ -36,9 +38,11 @@ TIMEOUT_S = 60
 
 
 def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-        data = response.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
+    """The body at `url`, opened as mnistlab opens its dataset mirrors (https, or http to loopback only;
+    safe redirects) and never read past MAX_BYTES."""
+    with open_url(url, TIMEOUT_S) as response:
+        data = read_at_most(response, MAX_BYTES)
+    if data is None:
         raise ValueError(f"{url}: more than {MAX_BYTES:,} bytes")
     return data
 
@@ -80,7 +84,13 @@ def main() -> None:
     for family in HANDWRITING_FAMILIES:
         try:
             fetch_family(family, folder, args.registry.rstrip("/"))
-        except (OSError, ValueError, KeyError, tarfile.TarError) as error:  # KeyError: metadata without dist
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            tarfile.TarError,
+            DataError,
+        ) as error:  # KeyError: metadata without dist
             failed.append(family)
             print(f"{family}: {error}", file=sys.stderr)
     print(f"{len(HANDWRITING_FAMILIES) - len(failed)} of {len(HANDWRITING_FAMILIES)} fonts in {folder}")

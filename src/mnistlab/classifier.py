@@ -528,9 +528,8 @@ def answering_classifier(target) -> Classifier:
     if isinstance(target, Classifier) or not Path(target).is_dir() or not is_run_dir(Path(target)):
         return load_classifier(target)
     run_dir = Path(target)
-    copy = fresh_record(run_dir, MODEL_ONNX)
-    path, _ = _model_file(run_dir)
-    if copy is None or path.name != MODEL_KERAS:
+    copy = fresh_record(run_dir, MODEL_ONNX)  # None unless model.keras is there, the run's model file
+    if copy is None:
         return load_classifier(target)
     try:
         onnx_copy = load_classifier(copy)
@@ -540,7 +539,7 @@ def answering_classifier(target) -> Classifier:
     recorded = (read_json(summary)[0] or {}) if summary else {}
     return CopiedKerasClassifier(
         model=None,
-        path=path,
+        path=run_dir / MODEL_KERAS,
         run_dir=run_dir,
         config=read_config(run_dir),
         temperature=read_temperature(run_dir),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnistlab import reporter
-from mnistlab.classifier import Classifier, KerasClassifier, load_classifier
+from mnistlab.classifier import Classifier, KerasClassifier, load_classifier, run_classifier
 from mnistlab.errors import MnistlabError, ModelFileError
 from mnistlab.files import atomic_write_bytes
 from mnistlab.recognition.onnx_conversion import keras_to_onnx
@@ -40,15 +40,11 @@ def copy_trained_run(run) -> Path | None:
     `predict`, `read`, `serve` and `evaluate` in later processes need no TensorFlow from the run's first
     use (`mnistlab train` calls it; ~0.5 s). None where the run is not Keras, or the converter refuses the
     model (predict says why on first use, as before)."""
-    if fresh_copy(run.dir) is not None or not (run.dir / MODEL_KERAS).is_file():
-        return fresh_copy(run.dir)
-    classifier = KerasClassifier(
-        model=run.model,
-        path=run.dir / MODEL_KERAS,
-        run_dir=run.dir,
-        config=run.config,
-        temperature=read_temperature(run.dir),
-    )
+    existing = fresh_copy(run.dir)
+    if existing is not None or not (run.dir / MODEL_KERAS).is_file():
+        return existing
+    classifier = run_classifier("keras", run.model, run.dir)
+    classifier.temperature = read_temperature(run.dir)  # fitted as the run ended
     try:
         return write_copy(classifier)
     except (MnistlabError, OSError):

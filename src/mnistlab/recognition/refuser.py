@@ -157,10 +157,11 @@ def _run_task(items, chunk_seed):
     return _WORKER["task"](items, np.random.default_rng(chunk_seed))
 
 
-def _draw_negatives(slots: np.ndarray, rng: np.random.Generator, digits: np.ndarray) -> tuple:
+def _draw_negatives(slots: np.ndarray, rng: np.random.Generator, **options) -> tuple:
+    """negatives.not_digits for a chunk of slots, with its own seed; options: kinds, fonts, digits."""
     from mnistlab.recognition.negatives import not_digits
 
-    return not_digits(len(slots), seed=int(rng.integers(2**32)), kinds=TRAINING_MIX, digits=digits)
+    return not_digits(len(slots), seed=int(rng.integers(2**32)), **options)
 
 
 def _examples(digits: np.ndarray, negatives_per_digit: float, seed: int):
@@ -169,7 +170,9 @@ def _examples(digits: np.ndarray, negatives_per_digit: float, seed: int):
     digits = digits.copy()
     digits[changed] = _like_other_writers(digits[changed], rng)
     count = int(len(digits) * negatives_per_digit)
-    drawn = _in_chunks(functools.partial(_draw_negatives, digits=digits), np.arange(count), seed)
+    drawn = _in_chunks(
+        functools.partial(_draw_negatives, kinds=TRAINING_MIX, digits=digits), np.arange(count), seed
+    )
     others = np.concatenate([images for images, _ in drawn])
     kinds = np.concatenate([names for _, names in drawn])
     # The same redrawing for some negatives, so that a thick, binarised or stretched stroke is no sign of
@@ -196,14 +199,6 @@ def _photo_like_some(images: np.ndarray, seed: int) -> np.ndarray:
     return images
 
 
-def _draw_handwriting(slots: np.ndarray, rng: np.random.Generator, fonts: tuple) -> tuple:
-    from mnistlab.recognition.negatives import not_digits
-
-    return not_digits(
-        len(slots), seed=int(rng.integers(2**32)), kinds=("letter", "letter", "symbol"), fonts=fonts
-    )
-
-
 def _draw_font_digits(slots: np.ndarray, rng: np.random.Generator, fonts: tuple) -> np.ndarray:
     from mnistlab.recognition.negatives import font_digits
 
@@ -214,9 +209,10 @@ def _handwriting_set(fonts: tuple, seed: int, photograph) -> dict:
     """Letters and symbols (negatives) and digits (positives) in handwriting fonts, drawn, some redrawn
     like other writers' and made cheap photos of, as the other examples are; some photographed."""
     rng = np.random.default_rng(seed)
-    drawn = _in_chunks(
-        functools.partial(_draw_handwriting, fonts=fonts), np.arange(HANDWRITING_NEGATIVES), seed
+    letters_and_symbols = functools.partial(
+        _draw_negatives, kinds=("letter", "letter", "symbol"), fonts=fonts
     )
+    drawn = _in_chunks(letters_and_symbols, np.arange(HANDWRITING_NEGATIVES), seed)
     negatives = np.concatenate([images for images, _ in drawn])
     kinds = np.concatenate([names for _, names in drawn])
     digits = np.concatenate(
@@ -403,13 +399,15 @@ def train(
             len(TRAINING_MIX),
         ]
     )
-    examples = dict(np.load(cache)) if cache is not None and cache.exists() else {}
-    # Drawing and photographing fork processes: all of it before TensorFlow is imported.
-    if not np.array_equal(examples.get("settings"), settings):  # none kept, or kept for other settings
-        examples = _training_set(data_dir, seed, photograph, photographed, held_out_photos)
-        examples["settings"] = settings
-        if cache is not None:
-            np.savez(cache, **examples)
+    loaded = dict(np.load(cache)) if cache is not None and cache.exists() else {}
+    # Drawing and photographing fork processes: all of it before TensorFlow is imported. Each stage is
+    # made again where the cache holds it for other settings; a new base set has none of the later ones.
+    examples = _stage(
+        loaded,
+        "settings",
+        settings,
+        lambda: _training_set(data_dir, seed, photograph, photographed, held_out_photos),
+    )
     hand_fonts = training_handwriting_fonts()
     hand_settings = np.array(
         [
@@ -421,16 +419,21 @@ def train(
             photograph is not None,
         ]
     )
-    if hand_fonts and not np.array_equal(examples.get("hand_settings"), hand_settings):
-        examples.update(_handwriting_set(hand_fonts, seed + 10, photograph), hand_settings=hand_settings)
-        if cache is not None:
-            np.savez(cache, **examples)
-    scan_settings = np.array([seed, SCAN_EXAMPLES])
-    if not np.array_equal(examples.get("scan_settings"), scan_settings):
-        scans = _scan_set(examples["digits"][:50000], examples["images"], examples["labels"], seed + 20)
-        examples.update(scans, scan_settings=scan_settings)
-        if cache is not None:
-            np.savez(cache, **examples)
+    if hand_fonts:
+        examples = _stage(
+            examples,
+            "hand_settings",
+            hand_settings,
+            lambda: _handwriting_set(hand_fonts, seed + 10, photograph),
+        )
+    examples = _stage(
+        examples,
+        "scan_settings",
+        np.array([seed, SCAN_EXAMPLES]),
+        lambda: _scan_set(examples["digits"][:50000], examples["images"], examples["labels"], seed + 20),
+    )
+    if cache is not None and examples is not loaded:
+        np.savez(cache, **examples)  # once, with every stage
     images, labels, held_digits = examples["images"], examples["labels"], examples["held_digits"]
     digits = examples["digits"]
     parts = ["scan", "hand"] if hand_fonts else ["scan"]
@@ -502,6 +505,15 @@ def train(
     atomic_write_bytes(out / MODEL_FILE, onnx_bytes)
     atomic_write_json(out / INFO_FILE, info)
     return info
+
+
+def _stage(examples: dict, key: str, settings: np.ndarray, make) -> dict:
+    """`examples` where they hold this stage for these settings (examples[key]); else a new dict: the
+    examples updated with make()'s arrays, the settings kept under `key`. The base stage ("settings")
+    replaces everything: the later stages are made from it."""
+    if np.array_equal(examples.get(key), settings):
+        return examples
+    return {**({} if key == "settings" else examples), **make(), key: settings}
 
 
 def _onnx_weights(onnx_bytes: bytes) -> list[np.ndarray]:
