@@ -68,7 +68,7 @@ def main() -> None:
     import keras
 
     import mnistlab
-    from mnistlab.recognition.preprocess import preprocess
+    from mnistlab.pictures.preprocess import preprocess
     from mnistlab.rundir import cpu_model
 
     test = mnistlab.load("mnist", split="test")

@@ -174,7 +174,8 @@ def test_hiding_the_hottest_region_costs_more_than_a_blank_corner_or_other_ink(f
         hidden[2, other_top : other_top + 4, other_left : other_left + 4] = 0
         hottest, corner, other = probabilities[index, label] - classifier.predict_proba(hidden)[:, label]
         assert hottest > 0.05 and hottest > corner + 0.05, (index, hottest, corner)
-        assert abs(heat[index, :3, :3]).max() < 1e-4  # the blank corner holds no evidence
+        if not image[:6, :6].any():  # the patches covering pixels (0..2, 0..2) hide no ink: no evidence
+            assert not heat[index, :3, :3].any()
         beats_other_ink += hottest > other
     assert beats_other_ink >= 0.9 * len(telling), (beats_other_ink, len(telling))
 

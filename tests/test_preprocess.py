@@ -10,14 +10,14 @@ from PIL import ExifTags, Image, ImageDraw
 from scipy import ndimage
 
 from mnistlab.errors import MnistlabError
-from mnistlab.recognition import images
-from mnistlab.recognition.images import (
+from mnistlab.pictures import images
+from mnistlab.pictures.images import (
     ImageTooLargeError,
     NoDigitError,
     UnreadableImageError,
     read_image,
 )
-from mnistlab.recognition.preprocess import (
+from mnistlab.pictures.preprocess import (
     centre_by_mass,
     drop_specks,
     edge_width,

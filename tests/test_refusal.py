@@ -15,7 +15,9 @@ from recognition_support import load_benchmark_module
 
 import mnistlab
 from mnistlab.errors import MnistlabError
-from mnistlab.recognition.images import NoDigitError
+from mnistlab.pictures.images import NoDigitError
+from mnistlab.pictures.preprocess import preprocess
+from mnistlab.pictures.scans import low_resolution_scan
 from mnistlab.recognition.negatives import (
     HANDWRITING_FAMILIES,
     HELD_OUT_FONTS,
@@ -29,8 +31,7 @@ from mnistlab.recognition.negatives import (
     training_fonts,
     training_handwriting_fonts,
 )
-from mnistlab.recognition.preprocess import preprocess
-from mnistlab.recognition.refuser import REASONS, load_refuser, low_resolution_scan
+from mnistlab.recognition.refuser import REASONS, load_refuser
 from mnistlab.recognition.server import create_app
 
 

@@ -35,7 +35,7 @@ _PUBLIC = {
     "evaluate": "mnistlab.evaluation.evaluation:evaluate",
     "predict": "mnistlab.recognition.predict:predict",
     "read": "mnistlab.recognition.read:read",
-    "preprocess": "mnistlab.recognition.preprocess:preprocess",
+    "preprocess": "mnistlab.pictures.preprocess:preprocess",
     "explain": "mnistlab.explanation:explain",
     "audit": "mnistlab.evaluation.audit:audit",
     "MnistlabError": "mnistlab.errors:MnistlabError",

@@ -3,7 +3,7 @@
     digit = mnistlab.preprocess("photo_of_a_7.jpg")      # (28, 28) uint8, white ink on black, centred
     results = mnistlab.predict("runs/2026-11-23-fastcnn", ["photo_of_a_7.jpg"])
 
-Modules: images (decode files and arrays safely), preprocess (the MNIST recipe), predict, export and
-onnx_conversion (ONNX / SavedModel files), engine (the fastest runtime for serving), server (REST API and
-drawing page, files in static/).
+Pictures are decoded and brought to MNIST's format by mnistlab.pictures (images, preprocess). Modules:
+predict, refuser (not a digit), segment and read (numbers), export and onnx_conversion (ONNX / SavedModel
+files), serving_engine (the fastest runtime for serving), server (REST API and drawing page, static/).
 """

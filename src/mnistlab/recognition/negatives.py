@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-from mnistlab.recognition.preprocess import centre_by_mass, fit_box
+from mnistlab.pictures.preprocess import centre_by_mass, fit_box
 
 CANVAS = 96
 TRAINING_KINDS = ("letter", "symbol", "scribble", "hatching", "blob", "several", "tick")
@@ -355,8 +355,8 @@ def photo_like(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray | No
     Drawn at 40-110 px on a canvas up to 1.6x that, so preprocess() still brings it to its working size:
     paper of any tone with blotches, ink from black to faint pencil with pen-sharp or soft edges, a light
     gradient, defocus, sensor noise, sometimes JPEG, sometimes light ink on a dark board."""
-    from mnistlab.recognition.images import NoDigitError
-    from mnistlab.recognition.preprocess import preprocess
+    from mnistlab.pictures.images import NoDigitError
+    from mnistlab.pictures.preprocess import preprocess
 
     size = int(rng.integers(40, 110))
     image = Image.fromarray(picture.astype(np.float32) / 255).resize((size, size), Image.Resampling.BICUBIC)

@@ -32,9 +32,9 @@ from mnistlab.errors import MnistlabError, setting
 from mnistlab.explanation import explain as occlusion_maps
 from mnistlab.explanation import overlay, rounded
 from mnistlab.files import atomic_path
-from mnistlab.recognition.images import ImageError, NoDigitError, read_image
+from mnistlab.pictures.images import ImageError, NoDigitError, read_image
+from mnistlab.pictures.preprocess import preprocess
 from mnistlab.recognition.onnx_copy import predicting_classifier
-from mnistlab.recognition.preprocess import preprocess
 from mnistlab.recognition.refuser import NO_INK, check_threshold, load_refuser
 
 SHOW_HEIGHT = 280  # px: each --show picture is this tall, the 28 x 28 digit enlarged 10x beside it

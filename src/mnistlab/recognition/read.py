@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnistlab.recognition.images import ImageError, NoDigitError
+from mnistlab.pictures.images import ImageError, NoDigitError
 from mnistlab.recognition.onnx_copy import predicting_classifier
 from mnistlab.recognition.predict import as_input_list, check_on_error, input_name, unreadable
 from mnistlab.recognition.segment import best_reading, find_line, hypotheses

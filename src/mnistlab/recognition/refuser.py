@@ -119,7 +119,7 @@ def _like_other_writers(digits: np.ndarray, rng: np.random.Generator) -> np.ndar
     """Some training digits drawn thicker, stretched to fill their box, or binarised, then re-prepared."""
     from scipy import ndimage
 
-    from mnistlab.recognition.preprocess import centre_by_mass, fit_box
+    from mnistlab.pictures.preprocess import centre_by_mass, fit_box
 
     out = []
     for digit in digits.astype(np.float32) / 255:
@@ -237,55 +237,17 @@ def _handwriting_set(fonts: tuple, seed: int, photograph) -> dict:
     return {"hand_images": images, "hand_labels": labels}
 
 
-def low_resolution_scan(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A (28, 28) uint8 MNIST-format picture as a low-resolution scan: cropped to its ink, shrunk to 7-16
-    pixels along its longer side, binarised (or kept at a few grey levels), stretched to fill a square, a
-    wide or a tall box and enlarged with blocky pixels to 32-128 px, dark ink on light paper (or light on
-    dark), touching the picture's edges: (H, W) uint8 grey."""
-    from PIL import Image
-
-    coverage = picture.astype(np.float32) / 255
-    rows, columns = np.flatnonzero(coverage.max(1) > 0.1), np.flatnonzero(coverage.max(0) > 0.1)
-    if rows.size == 0:
-        rows = columns = np.arange(28)
-    crop = coverage[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
-    scale = int(rng.integers(7, 17)) / max(crop.shape)
-    small = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    shrunk = np.asarray(Image.fromarray(crop).resize(small, Image.Resampling.BOX))
-    if rng.random() < 0.7:
-        shrunk = (shrunk > rng.uniform(0.2, 0.5)).astype(np.float32)
-    else:
-        levels = int(rng.integers(3, 17))
-        shrunk = np.round(np.clip(shrunk / max(float(shrunk.max()), 1e-6), 0, 1) * levels) / levels
-    height = int(rng.integers(32, 129))
-    shape = rng.choice(["square", "kept", "wide", "tall"], p=[0.35, 0.25, 0.2, 0.2])
-    ratio = {"square": 1.0, "kept": crop.shape[1] / crop.shape[0], "wide": rng.uniform(1.4, 2.2),
-             "tall": rng.uniform(0.45, 0.7)}[shape]  # fmt: skip
-    size = (max(4, round(height * ratio)), height)
-    ink = np.asarray(Image.fromarray(shrunk.astype(np.float32)).resize(size, Image.Resampling.NEAREST))
-    grey = 1 - ink if rng.random() < 0.8 else ink  # dark ink on light paper, mostly
-    return np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8)
-
-
-def _scan_prepared(picture: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    from mnistlab.recognition.images import NoDigitError
-    from mnistlab.recognition.preprocess import preprocess
-
-    try:
-        return preprocess(low_resolution_scan(picture, rng))
-    except NoDigitError:
-        return None
-
-
 def _scan_set(digits: np.ndarray, images: np.ndarray, labels: np.ndarray, seed: int) -> dict:
     """SCAN_EXAMPLES training digits and as many of the non-digit examples as low-resolution scans."""
+    from mnistlab.pictures.scans import prepared_scans
+
     rng = np.random.default_rng(seed)
     negative_rows = rng.choice(np.flatnonzero(labels > 0), SCAN_EXAMPLES, replace=False)
     sources = np.concatenate(
         [digits[rng.choice(len(digits), SCAN_EXAMPLES, replace=False)], images[negative_rows]]
     )
     source_labels = np.concatenate([np.zeros(SCAN_EXAMPLES, int), labels[negative_rows]])
-    scans, kept = _prepared_in_chunks(_scan_prepared, sources, seed)
+    scans, kept = prepared_scans(sources, seed, PROCESSES)
     return {"scan_images": scans, "scan_labels": source_labels[kept]}
 
 
@@ -298,8 +260,8 @@ def build_network():
 
 def _photo_prepared(picture: np.ndarray, rng: np.random.Generator, photograph) -> np.ndarray | None:
     """photograph(picture, rng) prepared again by preprocess(), as a user's photo would be; None if empty."""
-    from mnistlab.recognition.images import NoDigitError
-    from mnistlab.recognition.preprocess import preprocess
+    from mnistlab.pictures.images import NoDigitError
+    from mnistlab.pictures.preprocess import preprocess
 
     try:
         return preprocess(photograph(picture, rng))

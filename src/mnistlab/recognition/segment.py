@@ -30,8 +30,8 @@ import numpy as np
 from PIL import ExifTags, Image
 from scipy import ndimage
 
-from mnistlab.recognition.images import NoDigitError, describe, read_image
-from mnistlab.recognition.preprocess import (
+from mnistlab.pictures.images import NoDigitError, describe, read_image
+from mnistlab.pictures.preprocess import (
     DIGIT_BOX,
     FIELD,
     MIN_PEAK,

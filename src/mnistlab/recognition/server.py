@@ -50,10 +50,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from mnistlab import reporter
 from mnistlab.errors import MnistlabError
 from mnistlab.explanation import explain, rounded
-from mnistlab.recognition.images import ImageError, ImageTooLargeError, NoDigitError, UnreadableImageError
+from mnistlab.pictures.images import ImageError, ImageTooLargeError, NoDigitError, UnreadableImageError
+from mnistlab.pictures.preprocess import preprocess
 from mnistlab.recognition.limits import BODY_TIMEOUT_S, BodyLimit
 from mnistlab.recognition.predict import answers, no_ink_answer
-from mnistlab.recognition.preprocess import preprocess
 from mnistlab.recognition.processes import check_port, run_workers
 from mnistlab.recognition.read import read_number
 from mnistlab.recognition.serving_engine import serving_classifier

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnistlab.recognition.preprocess import DIGIT_BOX, FIELD
+from mnistlab.pictures.preprocess import DIGIT_BOX, FIELD
 from mnistlab.recognition.shipped import ShippedNetwork, small_cnn
 
 MODEL_FILE, INFO_FILE = "wholeness.onnx", "wholeness.json"

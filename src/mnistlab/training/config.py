@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from mnistlab.errors import MnistlabError, SplitError
+from mnistlab.errors import MnistlabError, SplitError, setting
 from mnistlab.training.engines import ENGINES
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "nesterov", "rmsprop", "nadam")
@@ -59,6 +59,11 @@ class TrainConfig:
     )
     val_fraction: float = _setting(
         0.0, "Or: hold out this fraction of the train split for validation, at random (seeded); 0: none."
+    )
+    scans: float = _setting(
+        0.0,
+        "Add this share of the training digits again as other writers' low-resolution scans (tight, "
+        "binarised, stretched, blocky), prepared as a picture to predict is; mnist only; 0: none.",
     )
     # -- optimization
     epochs: int = _setting(5, "Full passes over the train split.")
@@ -203,6 +208,11 @@ def _validate(config: TrainConfig) -> None:
     need(config.weight_decay >= 0, f"weight_decay={config.weight_decay}: use a value >= 0")
     need(0 <= config.warmup < 1, f"warmup={config.warmup}: use a fraction of all steps in [0, 1)")
     need(0 <= config.label_smoothing < 1, f"label_smoothing={config.label_smoothing}: use a value in [0, 1)")
+    need(0 <= config.scans <= 1, f"scans={config.scans}: use a share of the training digits in [0, 1]")
+    need(
+        config.scans == 0 or config.dataset == "mnist",
+        f"scans are made of digits, and {config.dataset} has none: set {setting('scans', 0)}",
+    )
     need(0 <= config.val_fraction < 1, f"val_fraction={config.val_fraction}: use a fraction in [0, 1)")
     need(
         not (config.val_split and config.val_fraction),
@@ -262,6 +272,8 @@ def resolve_config(
     _check_known(given, "setting")
     recipe = dict(recipe_defaults or {})
     _check_known(recipe, "recipe default")
+    if given.get("dataset", "mnist") != "mnist":
+        recipe.pop("scans", None)  # a recipe's scans are digits: for mnist only
     values = {**recipe, **given}
     config = TrainConfig(**{name: _coerce(name, value) for name, value in values.items()})
     _validate(config)

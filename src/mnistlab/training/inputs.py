@@ -6,19 +6,27 @@
     data.val_images     # None when the run has no validation data
     data.monitor_images # None unless config.monitor_split: scored after each epoch, for the curves only
 
+With config.scans, a share of the training digits is added again as other writers' low-resolution
+scans (mnistlab.pictures.scans), after the validation examples are held out: the same digits and the
+same scans for every run of the split, made once (~3 ms of CPU each) and kept in the user cache.
+
 Test examples always come from the `test` split; training and validation examples never do, and never
 overlap each other. The monitor split may be any split, the test split included: nothing is chosen by it.
 """
 
 from __future__ import annotations
 
+import os
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from mnistlab import reporter
 from mnistlab.classifier import to_float
 from mnistlab.errors import SplitError, setting
+from mnistlab.files import atomic_path
 from mnistlab.training.config import TrainConfig
 
 TEST_SPLIT = "test"
@@ -35,6 +43,7 @@ class TrainingData:
     info: Any  # mnistlab.data DatasetInfo
     monitor_images: np.ndarray | None = None  # float32 (M, H, W, C): config.monitor_split, curves only
     monitor_labels: np.ndarray | None = None  # int64 (M,)
+    scan_examples: int = 0  # the last scan_examples of train_images: scans of training digits (config.scans)
 
     @property
     def num_classes(self) -> int:
@@ -46,7 +55,8 @@ class TrainingData:
 
     def sizes(self) -> dict[str, int]:
         return {
-            "train_examples": len(self.train_labels),
+            "train_examples": len(self.train_labels) - self.scan_examples,
+            "scan_examples": self.scan_examples,
             "val_examples": 0 if self.val_labels is None else len(self.val_labels),
             "test_examples": len(self.test_labels),
         }
@@ -96,6 +106,39 @@ def _carve_validation(images: np.ndarray, labels: np.ndarray, fraction: float, s
     return images[train_rows], labels[train_rows], images[val_rows], labels[val_rows]
 
 
+SCANS_SEED = 2026_11_29  # which digits become scans, and how: one choice for every run, so one cache entry
+
+
+def training_scans(
+    images: np.ndarray, labels: np.ndarray, share: float, threads: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`share` of the training examples (float32 (N, 28, 28, 1) in [0, 1], labels (N,)) as prepared
+    low-resolution scans -> ((M, 28, 28) uint8, their labels (M,)); read from the cache when made before."""
+    import hashlib
+
+    from mnistlab.data.fetch import cache_root
+    from mnistlab.pictures.scans import prepared_scans, recipe_fingerprint
+
+    rows = np.sort(np.random.default_rng(SCANS_SEED).choice(len(labels), round(share * len(labels)), False))
+    digits = np.round(images[rows, :, :, 0] * 255).astype(np.uint8)
+    key = hashlib.sha256(recipe_fingerprint().encode() + digits.tobytes() + labels[rows].tobytes())
+    path = cache_root() / "scans" / f"{key.hexdigest()[:24]}.npz"
+    try:
+        with open(path, "rb") as file, np.load(file) as saved:
+            return saved["scans"], labels[rows][saved["kept"]]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # not made yet, or a damaged file
+        pass
+    reporter.say(f"making {len(rows):,} training digits into low-resolution scans (once; then cached)")
+    scans, kept = prepared_scans(digits, SCANS_SEED, threads or len(os.sched_getaffinity(0)))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as temporary, open(temporary, "wb") as file:
+            np.savez(file, scans=scans, kept=kept)
+    except OSError as error:  # a read-only cache: the next run makes them again
+        reporter.warn(f"could not keep the scans in {path.parent} ({error.strerror}); continuing")
+    return scans, labels[rows][kept]
+
+
 def _nonempty(split: str, part: dict) -> dict:
     if len(part["label"]) == 0:
         raise SplitError(f"split `{split}` holds no examples; widen it, e.g. `train[:10%]`")
@@ -121,6 +164,11 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         train_images, train_labels, val_images, val_labels = _carve_validation(
             train_images, train_labels, config.val_fraction, config.seed
         )
+    scan_labels = np.zeros(0, np.int64)
+    if config.scans:
+        scans, scan_labels = training_scans(train_images, train_labels, config.scans, config.threads)
+        train_images = np.concatenate([train_images, to_float(scans)])
+        train_labels = np.concatenate([train_labels, scan_labels])
     monitor_images = monitor_labels = None
     if config.monitor_split:
         monitor = _nonempty(config.monitor_split, parts[-1])
@@ -135,4 +183,5 @@ def load_training_data(config: TrainConfig) -> TrainingData:
         info=info,
         monitor_images=monitor_images,
         monitor_labels=monitor_labels,
+        scan_examples=len(scan_labels),
     )

@@ -115,11 +115,11 @@ def train_single(
 
     if run_dir is not None:
         remove_partial_files(run_dir)  # a kill mid-write leaves them; the checkpoints before are whole
+    start = time.perf_counter()
+    data = load_training_data(config)  # before TensorFlow is loaded: making scans forks processes
+    load_seconds = time.perf_counter() - start
     seed_everything(config.seed)
     limit_threads(config.threads)
-    start = time.perf_counter()
-    data = load_training_data(config)
-    load_seconds = time.perf_counter() - start
     progress = EpochProgress(reporter.console() if config.progress else None, epochs=config.epochs, steps=0)
     kind = KINDS[source.kind]
     with precision_policy(config.precision):

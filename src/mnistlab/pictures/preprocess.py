@@ -1,6 +1,6 @@
 """Turn a real picture of one digit into an MNIST-format image: (28, 28) uint8, white ink on black.
 
-    from mnistlab.recognition.preprocess import preprocess
+    from mnistlab.pictures.preprocess import preprocess
     digit = preprocess("photo_of_a_7.jpg")     # PNG, JPEG, BMP, GIF, WebP; grey, RGB or RGBA
     digit = preprocess(canvas_pixels)          # numpy (H, W) or (H, W, 1|3|4) arrays too
 
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from mnistlab.recognition.images import NoDigitError, describe, read_image
+from mnistlab.pictures.images import NoDigitError, describe, read_image
 
 WORK_SIDE = (160, 640)  # the longer side is brought into this range (px) so filter sizes mean the same
 DIGIT_BOX = 20  # MNIST fits each digit's longer side to 20 px ...
