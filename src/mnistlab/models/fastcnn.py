@@ -4,7 +4,9 @@
     model = mnistlab.get_model("fastcnn")     # (N, 28, 28, 1) float32 [0, 1] -> (N, 10) softmax
 
 A stride-2 conv, a conv -> max-pool stage with one batch norm, and a dense head, trained with a
-one-cycle schedule and label smoothing, in batches of 256. About 0.7M multiply-adds per image.
+one-cycle schedule and label smoothing, in batches of 256. About 0.7M multiply-adds per image. A quarter
+of the training digits is added again as other writers' low-resolution scans (`scans`), so that the
+default model reads them too.
 The measurements behind each choice are in benchmarks/RESULTS.md ("Training speed and accuracy").
 """
 
