@@ -56,7 +56,7 @@ MODEL_FILE, INFO_FILE = "refuser.onnx", "refuser.json"
 # one pixel up, down, left and right. A digit stays a digit when moved, and so does the refuser's answer;
 # a letter the network is unsure of is judged five times. With the threshold chosen again on the same
 # held-out digit photos (0.6% refused), non-digits refused rose 4.5 points on average, letters in unseen
-# fonts 74 -> 83% (benchmarks/RESULTS.md, "The refuser judges each picture five times").
+# fonts 74 -> 83% (benchmarks/RESULTS.md, "the refuser judges each picture five times").
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (down, right) in pixels
 
 
