@@ -25,13 +25,13 @@ def digits(mnist_dir):
 
 def test_scans_are_the_same_in_one_process_or_several(digits):
     images, _ = digits
-    alone, kept_alone = prepared_scans(images[:600], seed=3, processes=1)
-    spread, kept_spread = prepared_scans(images[:600], seed=3, processes=2)
+    alone, kept_alone = prepared_scans(images[:300], seed=3, processes=1)  # 2 chunks: 250 + 50
+    spread, kept_spread = prepared_scans(images[:300], seed=3, processes=2)
     assert np.array_equal(alone, spread) and np.array_equal(kept_alone, kept_spread)
     assert alone.shape == (len(kept_alone), 28, 28) and alone.dtype == np.uint8
-    assert len(kept_alone) >= 580 and np.all(np.diff(kept_alone) > 0)  # a faint digit may vanish at 7 px
-    again, _ = prepared_scans(images[:600], seed=4)
-    assert not np.array_equal(again, alone)  # another seed, other scans
+    assert len(kept_alone) >= 290 and np.all(np.diff(kept_alone) > 0)  # a faint digit may vanish at 7 px
+    again, kept_again = prepared_scans(images[:50], seed=4)
+    assert not np.array_equal(again, alone[: len(again)])  # another seed, other scans
 
 
 def test_a_scan_is_prepared_like_mnist_but_keeps_its_stretch(digits):
