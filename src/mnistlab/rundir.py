@@ -134,6 +134,11 @@ def point_latest(run_dir: Path) -> None:
         staging.unlink(missing_ok=True)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def cpu_model() -> str:
     """The CPU's model name, e.g. 'AMD EPYC', for config.json and benchmark headers."""
     try:

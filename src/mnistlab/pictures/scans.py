@@ -81,7 +81,8 @@ def prepared_scans(pictures: np.ndarray, seed: int, processes: int = 1) -> tuple
     caller's script again in each process."""
     pictures = np.asarray(pictures).reshape(-1, 28, 28)
     jobs = [(pictures[start : start + CHUNK], (seed, start)) for start in range(0, len(pictures), CHUNK)]
-    if processes > 1 and len(jobs) > 1 and "tensorflow" not in sys.modules:
+    forkable = "fork" in multiprocessing.get_all_start_methods()  # not on Windows
+    if processes > 1 and len(jobs) > 1 and forkable and "tensorflow" not in sys.modules:
         with multiprocessing.get_context("fork").Pool(min(processes, len(jobs))) as pool:
             chunks = pool.starmap(_chunk, jobs)
     else:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import os
 import weakref
 from importlib import resources
 
@@ -57,6 +56,7 @@ from mnistlab.recognition.predict import answers, no_ink_answer
 from mnistlab.recognition.processes import check_port, run_workers
 from mnistlab.recognition.read import read_number
 from mnistlab.recognition.serving_engine import serving_classifier
+from mnistlab.rundir import usable_cores
 
 MAX_BATCH = 64  # pictures per /predict/batch request
 MAX_DEFAULT_WORKERS = 4  # server processes by default: one per core, up to this many (~140 MB each)
@@ -536,11 +536,6 @@ def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000):
     import uvicorn
 
     return uvicorn.Server(uvicorn_config(app, host, port))
-
-
-def usable_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def default_workers() -> int:

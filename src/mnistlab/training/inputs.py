@@ -16,7 +16,6 @@ overlap each other. The monitor split may be any split, the test split included:
 
 from __future__ import annotations
 
-import os
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from mnistlab import reporter
 from mnistlab.classifier import to_float
 from mnistlab.errors import SplitError, setting
 from mnistlab.files import atomic_path
+from mnistlab.rundir import usable_cores
 from mnistlab.training.config import TrainConfig
 
 TEST_SPLIT = "test"
@@ -129,7 +129,7 @@ def training_scans(
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # not made yet, or a damaged file
         pass
     reporter.say(f"making {len(rows):,} training digits into low-resolution scans (once; then cached)")
-    scans, kept = prepared_scans(digits, SCANS_SEED, threads or len(os.sched_getaffinity(0)))
+    scans, kept = prepared_scans(digits, SCANS_SEED, threads or usable_cores())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as temporary, open(temporary, "wb") as file:
