@@ -74,7 +74,7 @@ def _chunk(pictures: np.ndarray, chunk_seed: tuple[int, int]) -> tuple[np.ndarra
 
 def prepared_scans(pictures: np.ndarray, seed: int, processes: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(N, 28, 28) uint8 MNIST-format pictures -> (their prepared scans (M, 28, 28) uint8, which of the
-    pictures they are (M,)): those preprocess() finds empty are dropped. About 3 ms of CPU a picture.
+    pictures they are (M,)): those preprocess() finds empty are dropped. About 3-5 ms of CPU a picture.
 
     With processes > 1 the chunks are spread over forked processes, but only while TensorFlow is not
     loaded: a process holding TensorFlow's thread pools is not forked, and spawning would run the

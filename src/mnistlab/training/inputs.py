@@ -8,7 +8,7 @@
 
 With config.scans, a share of the training digits is added again as other writers' low-resolution
 scans (mnistlab.pictures.scans), after the validation examples are held out: the same digits and the
-same scans for every run of the split, made once (~3 ms of CPU each) and kept in the user cache.
+same scans for every run of the split, made once (~3-5 ms of CPU each) and kept in the user cache.
 
 Test examples always come from the `test` split; training and validation examples never do, and never
 overlap each other. The monitor split may be any split, the test split included: nothing is chosen by it.
