@@ -102,9 +102,10 @@ def _as_photos(pictures: np.ndarray, seed: int) -> np.ndarray:
 def test_photographed_letters_are_refused_and_photographed_digits_pass(mnist_test_digits):
     """Photos were the weak spot: letters photographed and prepared again passed as digits half the time."""
     digits, _ = mnist_test_digits
-    assert _refused(_as_photos(digits[-150:], seed=21)) <= 0.03
-    letters, _ = not_digits(150, seed=125, kinds=("letter", "symbol"), fonts=HELD_OUT_FONTS)
-    assert _refused(_as_photos(letters, seed=22)) >= 0.55  # 62% measured; 48% before photos in training
+    assert _refused(_as_photos(digits[-80:], seed=21)) <= 0.03
+    letters, _ = not_digits(80, seed=125, kinds=("letter", "symbol"), fonts=HELD_OUT_FONTS)
+    # 80% of these (of 150: 80%; judged once 62%; 48% before photos were in training)
+    assert _refused(_as_photos(letters, seed=22)) >= 0.6
 
 
 def test_training_never_sees_the_held_out_fonts_or_kinds():
