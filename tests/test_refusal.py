@@ -127,7 +127,7 @@ def test_training_never_sees_the_held_out_handwriting_fonts(tmp_path, monkeypatc
 
 
 def test_low_resolution_scans_fill_their_box_and_stay_digits(mnist_test_digits):
-    """The refuser's scans (refuser.low_resolution_scan): blocky, tight, and digits the refuser passes."""
+    """Low-resolution scans (pictures.scans): blocky, tight, and digits the refuser passes."""
     digits, _ = mnist_test_digits
     rng = np.random.default_rng(7)
     scans = [low_resolution_scan(digit, rng) for digit in digits[:200]]
