@@ -91,7 +91,7 @@ def test_a_cache_that_cannot_be_written_warns_and_goes_on(digits, tmp_path, monk
 
 
 def test_scans_are_for_digits_only():
-    assert resolve_config({"model": "fastcnn"}, {"scans": 0.25}).scans == 0.25
+    assert resolve_config({"model": "fastcnn"}, {"scans": 0.5}).scans == 0.5
     fashion = resolve_config({"model": "fastcnn", "dataset": "fashion_mnist"}, {"scans": 0.25})
     assert fashion.scans == 0  # the recipe's scans are dropped: there are no digits to scan
     with pytest.raises(MnistlabError, match="scans are made of digits"):
@@ -120,8 +120,8 @@ def test_a_run_trains_on_its_digits_and_their_scans(tmp_path, mnist_dir, monkeyp
     )
     metrics = json.loads((run.dir / "metrics.json").read_text())
     config = json.loads((run.dir / "config.json").read_text())
-    assert config["scans"] == 0.25 and metrics["train_examples"] == 600
-    assert 140 <= metrics["scan_examples"] == seen["scans"] <= 150
+    assert config["scans"] == 0.5 and metrics["train_examples"] == 600
+    assert 290 <= metrics["scan_examples"] == seen["scans"] <= 300
     assert len(seen["labels"]) == 600 + seen["scans"]
     # the scans carry their digits' labels: the label counts stay close to the split's
     counts = np.bincount(seen["labels"][600:], minlength=10)
