@@ -386,6 +386,8 @@ def train(
     with epochs=0 it is not fitted at all, only its threshold and figures are measured again (its
     refuser.json beside it says how it was trained).
     """
+    if not epochs and start_from is None:  # before the examples, which may take an hour to make
+        raise MnistlabError("epochs=0 only chooses the threshold of a trained network: give start_from")
     from mnistlab.files import atomic_write_bytes, atomic_write_json
     from mnistlab.recognition.negatives import (
         HELD_OUT_FONTS,
@@ -443,16 +445,12 @@ def train(
     )
     if cache is not None and examples is not loaded:
         np.savez(cache, **examples)  # once, with every stage
-    images, labels, held_digits = examples["images"], examples["labels"], examples["held_digits"]
-    digits = examples["digits"]
-    parts = ["scan", "hand"] if hand_fonts else ["scan"]
-    images = np.concatenate([images, *[examples[f"{part}_images"] for part in parts]])
-    labels = np.concatenate([labels, *[examples[f"{part}_labels"] for part in parts]])
-
+    held_digits, digits = examples["held_digits"], examples["digits"]
     if epochs:
+        parts = ["", "scan_", "hand_"] if hand_fonts else ["", "scan_"]
+        images = np.concatenate([examples[f"{part}images"] for part in parts])
+        labels = np.concatenate([examples[f"{part}labels"] for part in parts])
         onnx_bytes = _fit(images, labels, seed, epochs, learning_rate, start_from)
-    elif start_from is None:
-        raise MnistlabError("epochs=0 only chooses the threshold of a trained network: give start_from")
     else:  # the same network, its threshold and figures measured again (e.g. after SHIFTS changed)
         onnx_bytes = start_from.read_bytes()
     refuser = Refuser(onnx_bytes, {"threshold": 0.5})
