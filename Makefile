@@ -38,7 +38,7 @@ browser:
 # On every core (pytest-xdist): a module's tests on one worker so its fixtures are built once, the heaviest
 # modules handed out first (tests/conftest.py).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -m "not accuracy" -n auto --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -m "not accuracy" -n auto --dist loadscope --no-loadscope-reorder
 
 # The edit-test loop (under a minute): unit and data tests only. It leaves out everything marked slow
 # (training runs, `mnistlab` in subprocesses, tests needing a trained model: see tests/conftest.py), the

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,14 +73,15 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-# `make test` spreads the tests over every core with pytest-xdist (--dist loadgroup --no-loadscope-reorder):
-# each module's tests go to one worker, so its module fixtures are built once, except in modules whose
-# tests share nothing costly (EACH_TEST_ALONE), which are handed out one test at a time. Modules are handed
-# out in the order below, the heaviest first (seconds of work on 2 cores, from --durations), so that the
-# light ones fill in at the end instead of one long module running on alone.
+# `make test` spreads the tests over every core with pytest-xdist (--dist loadscope --no-loadscope-reorder,
+# scheduled by ModuleScheduling below): each module's tests go to one worker, so its module fixtures are
+# built once, except in modules whose tests share nothing costly (EACH_TEST_ALONE), which are handed out one
+# test at a time. Modules are handed out in the order below, the heaviest first (seconds of work on 2
+# cores, from --durations), so that the light ones fill in at the end instead of one long module running on
+# alone.
 HEAVIEST_FIRST = (
-    "test_ray.py",  # ~200 s
-    "test_notebooks.py",  # 5 x 20-35 s, alone
+    "test_ray.py",  # ~150 s
+    "test_notebooks.py",  # 5 x 10-15 s, alone
     "test_models.py",  # the zoo contract, alone
     "test_sweep.py",
     "test_resume.py",
@@ -100,10 +105,25 @@ def pytest_collection_modifyitems(items):
         needs = set(getattr(item, "fixturenames", ()))
         if item.path.name in SLOW_MODULES or needs & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
-        if item.path.name not in EACH_TEST_ALONE and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
     rank = {name: position for position, name in enumerate(HEAVIEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the order within a module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """A module's tests as one unit of work (EACH_TEST_ALONE: each test), by the module's path rather than
+    by xdist_group marks: xdist passes those as suffixes of the node ids, which pytest 9.2's node ids no
+    longer take (pytest-dev/pytest-xdist#1386), and every test was then handed out alone, with module
+    fixtures (a Ray cluster, a sweep) built on both workers."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if Path(module).name in EACH_TEST_ALONE else module
+
+    return ModuleScheduling(config, log)
 
 
 def build_once(folder: Path, build: Callable[[Path], object]) -> Path:
@@ -129,6 +149,41 @@ def shared_tmp(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+# fastcnn_run's settings. Its recipe adds half of the training digits again as low-resolution scans, which
+# are made once per user cache (~150 s of CPU: on a fresh machine, in CI) and which its training would make
+# in the worker that trains it, with every test that needs the run waiting. A run of the whole suite on
+# several workers starts making them at once instead, in a process of its own that takes the cores the
+# first tests leave idle; the training then finds them made, or waits for them on the cache's lock.
+FASTCNN_RUN = {"epochs": 1, "seed": 0}
+MAKE_SCANS = """
+import json, os, sys
+from mnistlab.models.registry import get_spec
+from mnistlab.training.config import resolve_config
+from mnistlab.training.inputs import load_training_data
+settings = {**json.loads(sys.argv[1]), "model": "fastcnn", "data_dir": os.environ["MNISTLAB_DATA_DIR"]}
+load_training_data(resolve_config(settings, get_spec("fastcnn").defaults))
+"""
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return  # an xdist worker, or a run on one process (a module or a test at a time)
+    if "not slow" in (config.option.markexpr or "") or not os.environ.get("MNISTLAB_DATA_DIR"):
+        return
+    log = open(Path(tempfile.gettempdir()) / "mnistlab-tests-scans.log", "w")  # noqa: SIM115
+    config.making_scans = subprocess.Popen(
+        [sys.executable, "-c", MAKE_SCANS, json.dumps(FASTCNN_RUN)], stdout=log, stderr=log
+    )
+    log.close()
+
+
+def pytest_unconfigure(config):
+    making = getattr(config, "making_scans", None)
+    if making is not None and making.poll() is None:
+        making.terminate()  # an interrupted session: what it made is written atomically, or not at all
+        making.wait()
+
+
 @pytest.fixture(scope="session")
 def fastcnn_run(mnist_dir, shared_tmp) -> Path:
     """A run directory of the fastcnn recipe, one epoch on all of MNIST through `mnistlab.train` (>= 99%).
@@ -142,7 +197,7 @@ def fastcnn_run(mnist_dir, shared_tmp) -> Path:
     from mnistlab.recognition.onnx_copy import predicting_classifier
 
     def train(folder: Path) -> None:
-        mnistlab.train("fastcnn", epochs=1, seed=0, data_dir=str(mnist_dir), out=str(folder), progress=False)
+        mnistlab.train("fastcnn", **FASTCNN_RUN, data_dir=str(mnist_dir), out=str(folder), progress=False)
         predicting_classifier(folder)
 
     return build_once(shared_tmp / "fastcnn-run", train)

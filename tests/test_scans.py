@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import numpy as np
 import pytest
 
 import mnistlab
+from mnistlab import reporter
 from mnistlab.classifier import to_float
 from mnistlab.errors import MnistlabError
 from mnistlab.pictures import scans as scans_module
@@ -69,6 +72,34 @@ def test_training_scans_are_made_once_then_read_from_the_cache(digits, tmp_path,
     assert np.array_equal(cached, made) and np.array_equal(cached_labels, made_labels)
     with pytest.raises(AssertionError):  # other digits: another cache entry
         training_scans(images[:200], labels[:200], 0.25)
+
+
+def test_two_runs_asking_together_make_the_scans_once(digits, tmp_path, monkeypatch):
+    """The second asker waits on the first (a lock beside the cache entry), then reads what it made."""
+    monkeypatch.setenv("MNISTLAB_CACHE_DIR", str(tmp_path))
+    images, labels = to_float(digits[0][:200]), digits[1][:200]
+    said, makers, second = [], [], {}
+    monkeypatch.setattr(reporter, "say", said.append)
+    make = scans_module.prepared_scans
+
+    def make_while_another_asks(*args, **kwargs):
+        makers.append(threading.current_thread().name)
+        if len(makers) == 1:
+            asker = threading.Thread(target=lambda: second.update(got=training_scans(images, labels, 0.5)))
+            asker.start()
+            deadline = time.monotonic() + 30
+            while not any("waiting for another" in line for line in said):
+                assert time.monotonic() < deadline, f"the second asker did not wait: {said}"
+                time.sleep(0.01)
+            second["thread"] = asker
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(scans_module, "prepared_scans", make_while_another_asks)
+    made, made_labels = training_scans(images, labels, 0.5)
+    second["thread"].join(timeout=30)
+    assert makers == [threading.current_thread().name]  # made once, by the first
+    got, got_labels = second["got"]
+    assert np.array_equal(got, made) and np.array_equal(got_labels, made_labels)
 
 
 def test_a_damaged_cache_file_is_made_again(digits, tmp_path, monkeypatch):

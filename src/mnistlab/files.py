@@ -6,6 +6,8 @@ A reader never sees half a file, and a crash or Ctrl-C leaves the old file (or n
         model.save(tmp)          # tmp ends in ".keras" too, for libraries that check suffixes
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics))
     remove_partial_files(run_dir)  # what a killed process left half-written
+    with one_at_a_time(cache / "scans.lock"):  # what one process makes, the others wait for
+        ...
 
 Files get the permissions of an ordinary file under the user's umask (usually 0644), not the 0600 of a
 temporary file: a report is meant to be shared. A full disk raises DiskFullError naming the file.
@@ -19,7 +21,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mnistlab.errors import MnistlabError
@@ -87,6 +89,35 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         raise DiskFullError(target, written) from error
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def one_at_a_time(lock_file: str | os.PathLike, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Run the block while holding an exclusive lock on lock_file (made if missing): a second process
+    (or thread) arriving meanwhile calls on_wait() and waits, then finds what the first one made.
+
+    Where no lock can be had (a read-only folder, no fcntl on Windows) the block runs unguarded: the worst
+    case is work done twice, as it would be without the lock.
+    """
+    try:
+        import fcntl
+
+        Path(lock_file).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    except (ImportError, OSError):
+        fd = None
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait:
+                    on_wait()
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the lock
 
 
 def remove_partial_files(folder: str | os.PathLike) -> list[Path]:

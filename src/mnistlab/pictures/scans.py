@@ -18,12 +18,15 @@ MNIST test accuracy as before; half reads 1.1 points more again, and MNIST test 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from mnistlab.errors import MnistlabError
 from mnistlab.pictures.images import NoDigitError
 from mnistlab.pictures.preprocess import preprocess
 
@@ -75,30 +78,73 @@ def _chunk(pictures: np.ndarray, chunk_seed: tuple[int, int]) -> tuple[np.ndarra
 
 def prepared_scans(pictures: np.ndarray, seed: int, processes: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(N, 28, 28) uint8 MNIST-format pictures -> (their prepared scans (M, 28, 28) uint8, which of the
-    pictures they are (M,)): those preprocess() finds empty are dropped. About 3-5 ms of CPU a picture.
-
-    With processes > 1 the chunks are spread over forked processes, but only while TensorFlow is not
-    loaded: a process holding TensorFlow's thread pools is not forked, and spawning would run the
-    caller's script again in each process."""
+    pictures they are (M,)): those preprocess() finds empty are dropped. About 3-5 ms of CPU a picture;
+    with processes > 1 the chunks are spread over that many new processes (_in_new_processes)."""
     pictures = np.asarray(pictures).reshape(-1, 28, 28)
-    jobs = [(pictures[start : start + CHUNK], (seed, start)) for start in range(0, len(pictures), CHUNK)]
-    forkable = "fork" in multiprocessing.get_all_start_methods()  # not on Windows
-    if processes > 1 and len(jobs) > 1 and forkable and "tensorflow" not in sys.modules:
-        with multiprocessing.get_context("fork").Pool(min(processes, len(jobs))) as pool:
-            chunks = pool.starmap(_chunk, jobs)
+    starts = range(0, len(pictures), CHUNK)
+    workers = min(processes, len(starts))
+    if workers > 1:
+        chunks = _in_new_processes(pictures, seed, workers)
     else:
-        chunks = [_chunk(*job) for job in jobs]
+        chunks = [_chunk(pictures[start : start + CHUNK], (seed, start)) for start in starts]
     prepared = [scans for scans, _ in chunks] or [np.zeros((0, 28, 28), np.uint8)]
-    kept = [start + kept for (_, (_, start)), (_, kept) in zip(jobs, chunks, strict=True)]
+    kept = [start + kept for start, (_, kept) in zip(starts, chunks, strict=True)]
     return np.concatenate(prepared), np.concatenate(kept or [np.zeros(0, np.int64)])
+
+
+def _in_new_processes(pictures: np.ndarray, seed: int, workers: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """_chunk over every CHUNK of the pictures, in `workers` new Python processes (`python -m` this module,
+    which imports numpy, scipy and Pillow only) -> the chunks' results in order.
+
+    New processes rather than multiprocessing's: forking a process that holds TensorFlow's thread pools
+    (a notebook that trains) can hang it, and spawning imports the caller's script again in each process.
+    The pictures and the results pass through files in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="mnistlab-scans-") as folder:
+        np.save(Path(folder) / "pictures.npy", pictures)
+        command = [sys.executable, "-m", __name__, folder, str(seed), str(workers)]
+        running = [
+            subprocess.Popen([*command, str(worker)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for worker in range(workers)
+        ]
+        try:
+            said = [process.communicate()[1].decode(errors="replace").strip() for process in running]
+        finally:
+            for process in running:
+                if process.poll() is None:  # interrupted: stop the others too
+                    process.kill()
+                    process.wait()
+        for process, text in zip(running, said, strict=True):
+            if process.returncode:
+                last = text.splitlines()[-1] if text else f"exit status {process.returncode}"
+                raise MnistlabError(
+                    f"making scans failed in a worker process ({last}); run the command again"
+                )
+        results = {}
+        for worker in range(workers):
+            with np.load(Path(folder) / f"part-{worker}.npz") as part:
+                results.update({name: part[name] for name in part.files})
+    return [(results[f"scans_{start}"], results[f"kept_{start}"]) for start in range(0, len(pictures), CHUNK)]
+
+
+def _work(folder: Path, seed: int, workers: int, worker: int) -> None:
+    """One of _in_new_processes's processes: every `workers`-th chunk from the `worker`-th on."""
+    pictures = np.load(folder / "pictures.npy")
+    results = {}
+    for start in range(0, len(pictures), CHUNK)[worker::workers]:
+        results[f"scans_{start}"], results[f"kept_{start}"] = _chunk(
+            pictures[start : start + CHUNK], (seed, start)
+        )
+    np.savez(folder / f"part-{worker}.npz", **results)
 
 
 def recipe_fingerprint() -> str:
     """A digest of the code that makes and prepares scans: a cache of prepared scans is valid while the
     code that made it is unchanged."""
-    from pathlib import Path
-
     digest = hashlib.sha256()
     for name in ("images.py", "preprocess.py", "scans.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()
+
+
+if __name__ == "__main__":  # python -m mnistlab.pictures.scans FOLDER SEED WORKERS WORKER
+    _work(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))

@@ -16,6 +16,7 @@ overlap each other. The monitor split may be any split, the test split included:
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 from mnistlab import reporter
 from mnistlab.classifier import to_float
 from mnistlab.errors import SplitError, setting
-from mnistlab.files import atomic_path
+from mnistlab.files import atomic_path, one_at_a_time
 from mnistlab.rundir import usable_cores
 from mnistlab.training.config import TrainConfig
 
@@ -117,18 +118,36 @@ def training_scans(
     import hashlib
 
     from mnistlab.data.fetch import cache_root
-    from mnistlab.pictures.scans import prepared_scans, recipe_fingerprint
+    from mnistlab.pictures.scans import recipe_fingerprint
 
     rows = np.sort(np.random.default_rng(SCANS_SEED).choice(len(labels), round(share * len(labels)), False))
     digits = np.round(images[rows, :, :, 0] * 255).astype(np.uint8)
     key = hashlib.sha256(recipe_fingerprint().encode() + digits.tobytes() + labels[rows].tobytes())
     path = cache_root() / "scans" / f"{key.hexdigest()[:24]}.npz"
+    saved = _saved_scans(path)
+    if saved is None:
+        # Two runs started together (a sweep's workers, two terminals) make the scans once: one makes
+        # them, the other waits for it and reads them.
+        waiting = functools.partial(reporter.say, "waiting for another mnistlab run making these scans")
+        with one_at_a_time(path.with_suffix(".lock"), on_wait=waiting):
+            saved = _saved_scans(path) or _make_scans(path, digits, threads)
+    scans, kept = saved
+    return scans, labels[rows][kept]
+
+
+def _saved_scans(path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scans, kept) from the cache, or None if not made yet (or the file is damaged)."""
     try:
         with open(path, "rb") as file, np.load(file) as saved:
-            return saved["scans"], labels[rows][saved["kept"]]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # not made yet, or a damaged file
-        pass
-    reporter.say(f"making {len(rows):,} training digits into low-resolution scans (once; then cached)")
+            return saved["scans"], saved["kept"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def _make_scans(path, digits: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    from mnistlab.pictures.scans import prepared_scans
+
+    reporter.say(f"making {len(digits):,} training digits into low-resolution scans (once; then cached)")
     scans, kept = prepared_scans(digits, SCANS_SEED, threads or usable_cores())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +155,7 @@ def training_scans(
             np.savez(file, scans=scans, kept=kept)
     except OSError as error:  # a read-only cache: the next run makes them again
         reporter.warn(f"could not keep the scans in {path.parent} ({error.strerror}); continuing")
-    return scans, labels[rows][kept]
+    return scans, kept
 
 
 def _nonempty(split: str, part: dict) -> dict:
