@@ -53,22 +53,9 @@ def other_writers_as_photos(count: int, seed: int) -> list[tuple]:
     return photos
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("run")
-    parser.add_argument("--count", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--refuser",
-        nargs="+",
-        default=["shipped"],
-        help="'shipped' or folders holding refuser.onnx + refuser.json, each measured on the same pictures",
-    )
-    args = parser.parse_args()
-
-    import mnistlab
+def picture_sets(test: dict, count: int, seed: int) -> tuple[dict, dict, np.ndarray]:
+    """The digit sets {name: [(picture, extension, label, ...)]}, the non-digit sets {name: [picture]} and
+    the kinds of the fresh draws, `count` pictures each, drawn with `seed`; test: MNIST's test split."""
     from mnistlab.recognition.negatives import (
         HELD_OUT_FONTS,
         HELD_OUT_HANDWRITING,
@@ -78,10 +65,7 @@ def main() -> None:
         handwriting_fonts,
         not_digits,
     )
-    from mnistlab.rundir import cpu_model
 
-    count, seed = args.count, args.seed
-    test = mnistlab.load("mnist", split="test")
     digit_sets = {
         "MNIST test digits as photos": photo_set(test["image"], test["label"], count, seed=seed),
         "other writers' scans (sklearn digits)": scan_set(count, seed=seed),
@@ -116,6 +100,29 @@ def main() -> None:
         "fresh draws of the trained kinds": as_photos(fresh, seed + 2),
         "blank paper (half) and stains (half)": as_photos(stained, seed + 4),
     }
+    return digit_sets, other_sets, fresh_kinds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run")
+    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--refuser",
+        nargs="+",
+        default=["shipped"],
+        help="'shipped' or folders holding refuser.onnx + refuser.json, each measured on the same pictures",
+    )
+    args = parser.parse_args()
+
+    import mnistlab
+    from mnistlab.rundir import cpu_model
+
+    count, seed = args.count, args.seed
+    digit_sets, other_sets, fresh_kinds = picture_sets(mnistlab.load("mnist", split="test"), count, seed)
     print(
         f"# {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}, numpy {np.__version__}"
     )
