@@ -168,7 +168,12 @@ load_training_data(resolve_config(settings, get_spec("fastcnn").defaults))
 def pytest_configure(config):
     if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
         return  # an xdist worker, or a run on one process (a module or a test at a time)
-    if "not slow" in (config.option.markexpr or "") or not os.environ.get("MNISTLAB_DATA_DIR"):
+    whole_suite = config.args_source == pytest.Config.ArgsSource.TESTPATHS and not config.option.keyword
+    if (
+        not whole_suite
+        or "not slow" in (config.option.markexpr or "")
+        or not os.environ.get("MNISTLAB_DATA_DIR")
+    ):
         return
     log = open(Path(tempfile.gettempdir()) / "mnistlab-tests-scans.log", "w")  # noqa: SIM115
     config.making_scans = subprocess.Popen(
