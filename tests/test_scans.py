@@ -102,6 +102,19 @@ def test_two_runs_asking_together_make_the_scans_once(digits, tmp_path, monkeypa
     assert np.array_equal(got, made) and np.array_equal(got_labels, made_labels)
 
 
+def test_a_cache_on_a_file_system_without_locks_still_works(digits, tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setenv("MNISTLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    made, made_labels = training_scans(to_float(digits[0][:100]), digits[1][:100], 0.5)
+    assert len(made) == len(made_labels) >= 45 and len(list((tmp_path / "scans").glob("*.npz"))) == 1
+
+
 def test_a_damaged_cache_file_is_made_again(digits, tmp_path, monkeypatch):
     monkeypatch.setenv("MNISTLAB_CACHE_DIR", str(tmp_path))
     images, labels = to_float(digits[0][:200]), digits[1][:200]

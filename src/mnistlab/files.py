@@ -114,6 +114,8 @@ def one_at_a_time(lock_file: str | os.PathLike, on_wait: Callable[[], None] | No
                 if on_wait:
                     on_wait()
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # a file system without locks (some network ones): unguarded, as above
+                pass
         yield
     finally:
         if fd is not None:
