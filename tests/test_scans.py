@@ -33,7 +33,7 @@ def test_scans_are_the_same_in_one_process_or_several(digits):
     assert np.array_equal(alone, spread) and np.array_equal(kept_alone, kept_spread)
     assert alone.shape == (len(kept_alone), 28, 28) and alone.dtype == np.uint8
     assert len(kept_alone) >= 290 and np.all(np.diff(kept_alone) > 0)  # a faint digit may vanish at 7 px
-    again, kept_again = prepared_scans(images[:50], seed=4)
+    again, _ = prepared_scans(images[:50], seed=4)
     assert not np.array_equal(again, alone[: len(again)])  # another seed, other scans
 
 

@@ -366,8 +366,9 @@ def drop_specks(strokes: np.ndarray) -> np.ndarray:
         return strokes
     labels = np.arange(1, count + 1)
     areas = np.bincount(blobs.ravel(), minlength=count + 1)[1:]
+    inked = blobs > 0
     peaks = np.zeros(count + 1, np.float32)  # each blob's highest ink (ndimage.maximum sorts: slower)
-    np.maximum.at(peaks, blobs[blobs > 0], strokes[blobs > 0])
+    np.maximum.at(peaks, blobs[inked], strokes[inked])
     peaks = peaks[1:]
     largest = int(np.argmax(areas))
     rows, columns = ndimage.find_objects(blobs)[largest]
