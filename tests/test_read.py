@@ -82,6 +82,31 @@ def test_a_digit_in_broken_strokes_is_read_as_one(fastcnn_run, mnist_dir):
         assert len(reading["digits"]) == 1, reading
 
 
+def test_the_refusers_doubt_about_a_candidate_steers_the_reading(fastcnn_run, numbers):
+    """The refuser's digit probability is part of each candidate's score (read() passes it): no doubt
+    (1 everywhere) leaves the reading as it is without it, and doubt about the candidates read makes
+    other candidates win."""
+    from mnistlab.recognition.onnx_copy import predicting_classifier
+    from mnistlab.recognition.segment import best_reading, find_line, hypotheses
+    from mnistlab.recognition.wholeness import inputs, load_wholeness
+
+    classifier = predicting_classifier(fastcnn_run)
+
+    def seen(reading):
+        return [(digit.label, digit.box) for digit in reading]
+
+    for data, _text, _info in numbers[:8]:
+        line = find_line(data)
+        options = hypotheses(line)
+        probabilities = classifier.predict_proba(np.stack([o.image for o in options])[..., None])
+        whole = load_wholeness().log_odds(inputs(line, options))
+        plain = best_reading(line, options, probabilities, whole)
+        assert seen(best_reading(line, options, probabilities, whole, np.ones(len(options)))) == seen(plain)
+        doubt = np.ones(len(options))
+        doubt[[next(i for i, o in enumerate(options) if o.image is digit.image) for digit in plain]] = 0.0
+        assert seen(best_reading(line, options, probabilities, whole, doubt)) != seen(plain)
+
+
 def test_blank_paper_reads_as_nothing_and_a_bad_file_names_itself(fastcnn_run, tmp_path):
     blank = np.full((60, 200), 235, np.uint8)
     assert mnistlab.read(fastcnn_run, [blank]) == [{"file": "input 0", "text": "", "digits": []}]

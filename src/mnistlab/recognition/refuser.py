@@ -85,14 +85,15 @@ class Refuser(ShippedNetwork):
         super().__init__(onnx_bytes, info)
         self.threshold = float(info["threshold"])
 
-    def probabilities(self, digits: np.ndarray) -> np.ndarray:
+    def probabilities(self, digits: np.ndarray, moves=SHIFTS) -> np.ndarray:
         """(N, 28, 28[, 1]) uint8 -> (N, len(CLASSES)) float32 probabilities of each kind: the mean over
-        the picture and its four one-pixel moves (SHIFTS), in one call."""
+        the picture and its four one-pixel moves (SHIFTS; `moves=((0, 0),)`: the picture alone, 5x
+        cheaper, for many candidates at once), in one call."""
         pixels = np.asarray(digits, dtype=np.float32).reshape(-1, 28, 28, 1) / np.float32(255)
         if len(pixels) == 0:
             return np.zeros((0, len(CLASSES)), np.float32)
-        moved = np.concatenate([shifted(pixels, down, right) for down, right in SHIFTS])
-        return self.run(moved).astype(np.float32).reshape(len(SHIFTS), len(pixels), -1).mean(axis=0)
+        moved = np.concatenate([shifted(pixels, down, right) for down, right in moves])
+        return self.run(moved).astype(np.float32).reshape(len(moves), len(pixels), -1).mean(axis=0)
 
     def judge(self, digits: np.ndarray, threshold: float | None = None) -> list[Verdict]:
         """One Verdict per picture: a digit when its digit probability reaches the threshold."""
