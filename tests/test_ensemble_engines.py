@@ -30,6 +30,11 @@ def test_engine_settings_are_checked_and_old_configs_take_the_defaults():
         resolve_config({"model": "ensemble", "address": "10.0.0.5:6379"})
     with pytest.raises(MnistlabError, match="workers=0"):
         resolve_config({"model": "ensemble", "workers": 0})
+    with pytest.raises(MnistlabError, match="gpus_per_run=1.0: GPUs are reserved per run by Ray; add"):
+        resolve_config({"model": "ensemble", "gpus_per_run": 1})
+    with pytest.raises(MnistlabError, match="gpus_per_run=-1"):
+        resolve_config({"model": "ensemble", "engine": "ray", "gpus_per_run": -1})
+    assert resolve_config({"model": "ensemble", "engine": "ray", "gpus_per_run": 0.5}).gpus_per_run == 0.5
     # a config.json written before these fields existed resumes as before: members in this process
     old = {name: value for name, value in resolve_config({}).to_dict().items() if name not in ENGINE_FIELDS}
     config = config_from_dict(old)
@@ -37,6 +42,29 @@ def test_engine_settings_are_checked_and_old_configs_take_the_defaults():
         FIELDS[name].default for name in ENGINE_FIELDS
     ]
     assert config.engine == "local" and config.workers is None
+
+
+def test_gpus_are_reserved_only_on_ray_and_a_cluster_too_small_for_one_run_is_named(capsys):
+    from mnistlab.training.engines import _slots
+
+    for command in (["sweep", "--gpus-per-run", "1"], ["bench", "--gpus-per-run", "1"]):
+        with pytest.raises(SystemExit) as exited:
+            main(command)
+        assert exited.value.code == 2
+        said = capsys.readouterr().err.strip()
+        assert "gpus_per_run=1.0: GPUs are reserved per run by Ray; add --engine ray" in said, said
+        assert len(said.splitlines()) == 1
+    # how many runs a cluster holds at once: the scarcer of its CPUs and GPUs, per run's reservation
+    assert _slots({"CPU": 8.0, "GPU": 2.0}, {"num_cpus": 1, "num_gpus": 0.5}, can_grow=False) == 4
+    assert _slots({"CPU": 2.0}, {"num_cpus": 1, "num_gpus": 0}, can_grow=False) == 2
+    # our own local instance cannot grow: fail now rather than wait forever ...
+    with pytest.raises(MnistlabError, match="^gpus_per_run=1: the Ray cluster has 0 GPUs; join a cluster"):
+        _slots({"CPU": 2.0}, {"num_cpus": 1, "num_gpus": 1}, can_grow=False)
+    with pytest.raises(MnistlabError, match="^cpus_per_run=4: the Ray cluster has 2 CPUs"):
+        _slots({"CPU": 2.0}, {"num_cpus": 4, "num_gpus": 0}, can_grow=False)
+    # ... a joined cluster may be an autoscaling one: it is told, and the runs wait there
+    assert _slots({"CPU": 2.0}, {"num_cpus": 1, "num_gpus": 1}, can_grow=True) == 1
+    assert "gpus_per_run=1: the Ray cluster has 0 GPUs now; the runs wait" in capsys.readouterr().err
 
 
 def test_the_wall_clock_budget_weighs_elapsed_time_plus_the_mean_member():

@@ -49,6 +49,9 @@ def test_tiny_run_writes_the_whole_run_directory(tmp_path, mnist_dir):
     assert config["batch_size"] == 32  # a flag left out takes the mlp recipe's value, not the default 128
     assert set(config["versions"]) >= {"python", "keras", "backend", "tensorflow", "numpy", "sklearn"}
     assert config["hardware"]["cores"] >= 1 and config["hardware"]["cpu"]
+    import tensorflow as tf  # this machine's GPUs as TensorFlow lists them (none on a CPU-only machine)
+
+    assert len(config["hardware"]["accelerators"]) == len(tf.config.list_physical_devices("GPU"))
 
     with open(run_dir / "history.csv") as f:
         rows = list(csv.DictReader(f))

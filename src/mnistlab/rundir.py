@@ -200,9 +200,31 @@ def environment() -> dict[str, Any]:
         "cpu": cpu_model(),
         "kind": cpu_kind(),
         "cores": os.cpu_count(),
+        "accelerators": accelerators(keras.backend.backend()),
         "platform": platform.platform(),
     }
     return {"versions": versions, "hardware": hardware}
+
+
+def accelerators(backend: str) -> list[str]:
+    """The GPUs the Keras backend computes on here, by name ([]: the CPU alone)."""
+    if backend == "jax":
+        import jax
+
+        found = [device for device in jax.devices() if device.platform != "cpu"]
+        return [f"{device.platform}: {device.device_kind}" for device in found]
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [
+            tf.config.experimental.get_device_details(device).get("device_name", device.name)
+            for device in tf.config.list_physical_devices("GPU")
+        ]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(index) for index in range(torch.cuda.device_count())]
+    return []
 
 
 def write_config(run_dir: Path, config: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from mnistlab.cli.sweep import Address, CpusPerRun, Workers
+from mnistlab.cli.sweep import Address, CpusPerRun, GpusPerRun, Workers
 
 
 def bench_command(
@@ -41,6 +41,7 @@ def bench_command(
     workers: Workers = None,
     address: Address = None,
     cpus_per_run: CpusPerRun = 1,
+    gpus_per_run: GpusPerRun = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Benchmark training: accuracy and training seconds per recipe (mean ± std), and speed-ups."""
@@ -58,6 +59,7 @@ def bench_command(
         workers=workers,
         address=address,
         cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run,
     )
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))

@@ -51,6 +51,10 @@ Address = Annotated[
     str | None, typer.Option(help="Ray cluster to join (default $RAY_ADDRESS, else a new local one).")
 ]
 CpusPerRun = Annotated[int, typer.Option(help="ray: CPUs reserved per run, and TensorFlow's threads in it.")]
+GpusPerRun = Annotated[
+    float,
+    typer.Option(help="ray: GPUs reserved per run (0.5: two share one); they train with KERAS_BACKEND=jax."),
+]
 
 
 def sweep_command(
@@ -80,6 +84,7 @@ def sweep_command(
     workers: Workers = None,
     address: Address = None,
     cpus_per_run: CpusPerRun = 1,
+    gpus_per_run: GpusPerRun = 0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the sweep's runs as one JSON list (leaderboard rows).")
     ] = False,
@@ -112,6 +117,7 @@ def sweep_command(
             workers=workers,
             address=address,
             cpus_per_run=cpus_per_run,
+            gpus_per_run=gpus_per_run,
             report=write_run_report,
         )
     rows = [row for row in list_runs(result.dir) if Path(row["path"]).name in result.outcomes]

@@ -321,15 +321,17 @@ def measure(
         )
 
 
-def _execution(engine: str, workers: int | None, cpus_per_run: int, cores: int) -> dict[str, Any]:
-    """How the runs were executed, and what their seconds then include."""
+def _execution(engine: str, workers: int | None, reserved: tuple[int, float], cores: int) -> dict[str, Any]:
+    """How the runs were executed, and what their seconds then include. reserved: (CPUs, GPUs) per run."""
     note = None
     if engine == "local" and (workers or 1) > 1:
         note = f"{workers} runs at a time shared this machine's {cores} cores: the seconds include contention"
     elif engine == "ray":
+        cpus, gpus = reserved
         at_once = workers or "as many as the cluster's CPUs allow"
+        each = f"{cpus} CPU" + (f" and {gpus:g} GPU" if gpus else "")
         note = (
-            f"Ray tasks of {cpus_per_run} CPU, {at_once} at a time; runs sharing a node's cores include "
+            f"Ray tasks of {each}, {at_once} at a time; runs sharing a node's cores include "
             "contention, and the hardware shown is this machine's, not necessarily the workers'"
         )
     return {"engine": engine, "workers": (workers or 1) if engine == "local" else workers, "note": note}
@@ -347,13 +349,14 @@ def bench(
     workers: int | None = None,
     address: str | None = None,
     cpus_per_run: int = 1,
+    gpus_per_run: float = 0,
 ) -> BenchReport:
     """Train each recipe once per seed (0..seeds-1), side by side, and summarise.
 
     epochs_cap and train_split make a tiny mode (e.g. 1 epoch on 'train[:2%]') for tests.
     out keeps the run directories there; by default they go to a temporary folder that is removed.
-    engine/workers/address/cpus_per_run: see engines.run_jobs; with Ray, each run's TensorFlow uses
-    cpus_per_run threads unless the recipe sets `threads`.
+    engine/workers/address/cpus_per_run/gpus_per_run: see engines.run_jobs; with Ray, each run's
+    TensorFlow uses cpus_per_run threads unless the recipe sets `threads`.
     """
     from mnistlab.rundir import environment
     from mnistlab.training.engines import Job, check_engine, run_jobs
@@ -364,7 +367,7 @@ def bench(
         raise MnistlabError("no recipes to run; name some, e.g. fastcnn,cnn,mlp")
     if epochs_cap is not None and epochs_cap < 1:
         raise MnistlabError(f"epochs_cap={epochs_cap}: use at least 1 epoch")
-    check_engine(engine, workers, cpus_per_run, address)
+    check_engine(engine, workers, cpus_per_run, address, gpus_per_run)
     # an unknown name or setting fails now, not after minutes of training
     settings = {recipe: _settings_for(recipe, epochs_cap, train_split) for recipe in recipes}
     if engine == "ray":  # TensorFlow's threads match the CPUs Ray reserved for the run
@@ -386,13 +389,13 @@ def bench(
         measured = {job.name: measure(**job.kwargs) for job in jobs}
     else:
         _scorer(data_dir)  # a missing dataset fails here, in one line, before any process starts
-        options = {"engine": engine, "workers": workers, "address": address, "cpus_per_run": cpus_per_run}
-        measured = run_jobs(measure, jobs, **options)
+        options = {"engine": engine, "workers": workers, "address": address}
+        measured = run_jobs(measure, jobs, **options, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
     runs = {
         recipe: [measured[job.name] for job in jobs if job.kwargs["recipe"] == recipe] for recipe in recipes
     }
     rows = {recipe: RecipeRow(recipe, settings[recipe], runs[recipe]) for recipe in recipes}
     targets = [TARGET_ACCURACY] + [TUTORIAL_ACCURACY[name] for name in recipes if name in TUTORIAL_ACCURACY]
     env = environment()
-    execution = _execution(engine, workers, cpus_per_run, env["hardware"]["cores"])
+    execution = _execution(engine, workers, (cpus_per_run, gpus_per_run), env["hardware"]["cores"])
     return BenchReport(rows, list(range(seeds)), targets, env, _speedups(rows, targets), execution)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mnistlab.errors import MnistlabError, SplitError, setting
-from mnistlab.training.engines import ENGINES
+from mnistlab.training.engines import ENGINES, GPUS_NEED_RAY
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "nesterov", "rmsprop", "nadam")
 SCHEDULES = ("constant", "onecycle", "cosine")
@@ -135,6 +135,11 @@ class TrainConfig:
         1,
         "Ensembles only, ray: CPUs reserved per member, and its TensorFlow threads unless --threads is set.",
     )
+    gpus_per_run: float = _setting(
+        0.0,
+        "Ensembles only, ray: GPUs reserved per member (0.5: two share one; 0: none, and Ray hides them). "
+        "A GPU trains with Keras on JAX: pip install 'mnistlab[gpu]', KERAS_BACKEND=jax.",
+    )
     # -- architecture overrides; None: the model's own value, and a model without the setting refuses it
     hidden: int | None = _architecture("units in each hidden Dense layer.")
     layers: int | None = _architecture("number of hidden Dense layers.")
@@ -155,7 +160,8 @@ class TrainConfig:
 
 
 FIELDS = {field.name: field for field in fields(TrainConfig)}
-ENGINE_FIELDS = ("engine", "workers", "address", "cpus_per_run")  # how an ensemble's members are run
+# how an ensemble's members are run
+ENGINE_FIELDS = ("engine", "workers", "address", "cpus_per_run", "gpus_per_run")
 ARCHITECTURE_FIELDS = ("hidden", "layers", "dropout", "filters", "n_estimators", "max_depth")
 _HINTS = typing.get_type_hints(TrainConfig)
 
@@ -231,6 +237,11 @@ def _validate(config: TrainConfig) -> None:
         config.workers is None or config.workers >= 1, f"workers={config.workers}: train at least 1 at a time"
     )
     need(config.cpus_per_run >= 1, f"cpus_per_run={config.cpus_per_run}: reserve at least 1 CPU per run")
+    need(config.gpus_per_run >= 0, f"gpus_per_run={config.gpus_per_run}: reserve 0 or more GPUs per run")
+    need(
+        not config.gpus_per_run or config.engine == "ray",
+        f"gpus_per_run={config.gpus_per_run}: {GPUS_NEED_RAY}",
+    )
     need(
         config.address is None or config.engine == "ray",
         f"address={config.address!r} is a Ray cluster's: add --engine ray",

@@ -7,7 +7,9 @@
 A fresh process per job keeps TensorFlow's process-wide state (threads, seeds, precision policy) apart.
 `local` runs `workers` jobs at a time (default 1) in spawned processes. `ray` starts a local Ray instance, or
 joins the cluster at `address` (or $RAY_ADDRESS); each job is a Ray task in a worker used once
-(max_calls=1) with `cpus_per_run` CPUs reserved. A task whose worker or node dies is run again, up to
+(max_calls=1) with `cpus_per_run` CPUs (and `gpus_per_run` GPUs) reserved; Ray hides the GPUs from a task
+that reserved none, and a $KERAS_BACKEND set here (jax, to train on a GPU) is set in every task's process
+too. A task whose worker or node dies is run again, up to
 `retries` times: the task itself must pick up where the dead one left off (sweep.train_point resumes the
 run from its last epoch checkpoint). An error the task raises is not retried: it would only fail again.
 
@@ -28,11 +30,16 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from mnistlab import reporter
 from mnistlab.errors import MnistlabError
 
 ENGINES = ("local", "ray")
 DEFAULT_RETRIES = 3  # times a Ray task is run again after its worker or node died
 RAY_MISSING = "--engine ray needs Ray: pip install 'mnistlab[ray]'"
+GPUS_NEED_RAY = (
+    "GPUs are reserved per run by Ray; add --engine ray (ensembles, sweep, bench: a single run, or one of "
+    "the local engine, trains on whatever GPU its process sees)"
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,9 @@ class Job:
 Admit = Callable[[Job, dict[str, Any]], bool]  # (the next job, results so far) -> start it?
 
 
-def check_engine(engine: str, workers: int | None, cpus_per_run: int, address: str | None = None) -> None:
+def check_engine(
+    engine: str, workers: int | None, cpus_per_run: int, address: str | None = None, gpus_per_run: float = 0
+) -> None:
     """Refuse a bad engine setting before anything starts: Ray must be importable, its cluster answer."""
     if engine not in ENGINES:
         raise MnistlabError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
@@ -54,6 +63,10 @@ def check_engine(engine: str, workers: int | None, cpus_per_run: int, address: s
         raise MnistlabError(f"workers={workers}: run at least 1 job at a time")
     if cpus_per_run < 1:
         raise MnistlabError(f"cpus_per_run={cpus_per_run}: reserve at least 1 CPU per run")
+    if gpus_per_run < 0:
+        raise MnistlabError(f"gpus_per_run={gpus_per_run}: reserve 0 or more GPUs per run (0.5: two share 1)")
+    if gpus_per_run and engine != "ray":
+        raise MnistlabError(f"gpus_per_run={gpus_per_run}: {GPUS_NEED_RAY}")
     if engine == "ray":
         import_ray()
         target = address or os.environ.get("RAY_ADDRESS")
@@ -77,6 +90,7 @@ def run_jobs(
     workers: int | None = None,
     address: str | None = None,
     cpus_per_run: int = 1,
+    gpus_per_run: float = 0,
     retries: int = DEFAULT_RETRIES,
     admit: Admit | None = None,
 ) -> dict[str, Any]:
@@ -86,13 +100,14 @@ def run_jobs(
     `task` must be a module-level function (it is pickled by reference into the worker processes).
     A job that `admit` turned away is absent from the results.
     """
-    check_engine(engine, workers, cpus_per_run, address)
+    check_engine(engine, workers, cpus_per_run, address, gpus_per_run)
     if not jobs:
         return {}
     if engine == "local":
         results, failures = _run_local(task, jobs, workers or 1, admit)
     else:
-        results, failures = _run_ray(task, jobs, workers, address, cpus_per_run, retries, admit)
+        reserved = {"num_cpus": cpus_per_run, "num_gpus": gpus_per_run}
+        results, failures = _run_ray(task, jobs, workers, address, reserved, retries, admit)
     if failures:
         listed = "; ".join(f"{name}: {message}" for name, message in failures.items())
         raise MnistlabError(f"{len(failures)} of {len(jobs)} runs failed ({listed})")
@@ -132,11 +147,13 @@ def _run_local(task, jobs, workers: int, admit) -> tuple[dict[str, Any], dict[st
     return results, failures
 
 
-def _run_ray(task, jobs, workers, address, cpus_per_run, retries, admit) -> tuple[dict, dict[str, str]]:
+def _run_ray(task, jobs, workers, address, reserved, retries, admit) -> tuple[dict, dict[str, str]]:
+    """reserved: {"num_cpus": ..., "num_gpus": ...} for each task."""
     ray = import_ray()
     started = not ray.is_initialized()
+    target = address or os.environ.get("RAY_ADDRESS")
+    own_instance = started and not target
     if started:
-        target = address or os.environ.get("RAY_ADDRESS")
         if target:
             try:
                 ray.init(address=target)
@@ -145,18 +162,40 @@ def _run_ray(task, jobs, workers, address, cpus_per_run, retries, admit) -> tupl
         else:
             # "local": a new instance of our own, never a cluster someone else started on this machine;
             # CPUs: workers x cpus_per_run (all of this machine's when workers is unset)
-            cpus = None if workers is None else workers * cpus_per_run
+            cpus = None if workers is None else workers * reserved["num_cpus"]
             ray.init(address="local", include_dashboard=False, num_cpus=cpus)
     try:
-        remote = ray.remote(num_cpus=cpus_per_run, max_calls=1, max_retries=retries, retry_exceptions=False)(
-            task
-        )
+        slots = _slots(ray.cluster_resources(), reserved, can_grow=not own_instance)
+        options = {"max_calls": 1, "max_retries": retries, "retry_exceptions": False, **reserved}
+        if os.environ.get("KERAS_BACKEND"):  # the backend chosen here, in every run's process
+            options["runtime_env"] = {"env_vars": {"KERAS_BACKEND": os.environ["KERAS_BACKEND"]}}
+        remote = ray.remote(**options)(task)
         if admit is not None and workers is None:  # admit decides at each start: never queue in Ray
-            workers = max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_run)
+            workers = slots
         return _submit_throttled(ray, remote, jobs, workers, retries, admit)
     finally:
         if started:
             ray.shutdown()
+
+
+def _slots(resources: dict[str, float], reserved: dict[str, float], can_grow: bool) -> int:
+    """How many runs the cluster holds at once (at least 1). One that cannot hold a single run fails now
+    when it cannot grow (our own local instance: Ray would wait forever); a cluster joined at an address
+    may be an autoscaling one, so there it is said, and the runs wait for nodes to join."""
+    fits = []
+    for name, kind in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
+        if not reserved[name]:
+            continue
+        have = resources.get(kind, 0)
+        if have < reserved[name]:
+            short = f"{kind.lower()}s_per_run={reserved[name]:g}: the Ray cluster has {have:g} {kind}s"
+            if not can_grow:
+                raise MnistlabError(
+                    f"{short}; join a cluster whose nodes have them (--address), or reserve fewer per run"
+                )
+            reporter.warn(f"{short} now; the runs wait until nodes with them join (Ctrl-C to stop)")
+        fits.append(int(have // reserved[name]))
+    return max(1, min(fits, default=1))
 
 
 def _ray_is_up() -> bool:

@@ -179,6 +179,7 @@ def _train_members_as_jobs(
         workers=config.workers,
         address=config.address,
         cpus_per_run=config.cpus_per_run,
+        gpus_per_run=config.gpus_per_run,
         admit=admit,
     )
     return [load_run(member_dir(run_dir, index)) for index in sorted(map(int, results))]

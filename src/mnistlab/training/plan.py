@@ -58,7 +58,8 @@ def _check_epoch_settings(config: TrainConfig, source: ModelSource) -> None:
 
 
 def _check_engine_settings(config: TrainConfig, source: ModelSource) -> None:
-    """engine, workers, address, cpus_per_run say where an ensemble's members train: nothing else has any."""
+    """engine, workers, address, cpus_per_run, gpus_per_run say where an ensemble's members train: nothing
+    else has any."""
     if source.member_recipe is not None:
         return
     for name in ENGINE_FIELDS:

@@ -130,16 +130,17 @@ def sweep(
     workers: int | None = None,
     address: str | None = None,
     cpus_per_run: int = 1,
+    gpus_per_run: float = 0,
     retries: int = DEFAULT_RETRIES,
     report=None,
 ) -> SweepResult:
     """Train every point of model x params x seeds into its run directory under `out`; or finish `resume`.
 
     params: setting -> values, e.g. {"lr": [0.001, 0.003], "epochs": [1]} (TrainConfig fields).
-    engine/workers/address/cpus_per_run: see engines.run_jobs; with Ray, each run's TensorFlow uses
-    cpus_per_run threads unless params set `threads`. report: writes each run's report.html (None: none).
+    engine/workers/address/cpus_per_run/gpus_per_run: see engines.run_jobs; with Ray, each run's TensorFlow
+    uses cpus_per_run threads unless params set `threads`. report: writes each run's report.html (None: none).
     """
-    check_engine(engine, workers, cpus_per_run, address)
+    check_engine(engine, workers, cpus_per_run, address, gpus_per_run)
     started = time.perf_counter()
     if resume is not None:
         if model is not None or params:
@@ -171,6 +172,7 @@ def sweep(
         workers=workers,
         address=address,
         cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run,
         retries=retries,
     )
     done = {**reused, **trained}
