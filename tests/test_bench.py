@@ -113,13 +113,16 @@ def test_bench_refuses_an_unknown_recipe_in_one_line(mnist_dir):
 def test_runs_side_by_side_are_noted_as_sharing_cores():
     from mnistlab.evaluation.bench import _execution
 
-    assert _execution("local", None, 1, cores=2) == {"engine": "local", "workers": 1, "note": None}
-    side_by_side = _execution("local", 2, 1, cores=2)
+    assert _execution("local", None, (1, 0), cores=2) == {"engine": "local", "workers": 1, "note": None}
+    side_by_side = _execution("local", 2, (1, 0), cores=2)
     assert (
         side_by_side["note"]
         == "2 runs at a time shared this machine's 2 cores: the seconds include contention"
     )
-    assert "include contention" in _execution("ray", None, 1, cores=2)["note"]
+    on_ray = _execution("ray", None, (1, 0), cores=2)["note"]
+    assert "Ray tasks of 1 CPU, as many" in on_ray and "include contention" in on_ray
+    with_gpus = _execution("ray", 4, (2, 0.5), cores=2)["note"]
+    assert with_gpus.startswith("Ray tasks of 2 CPU and 0.5 GPU, 4 at a time")
 
 
 def test_bench_refuses_a_bad_engine_before_any_run(mnist_dir):
