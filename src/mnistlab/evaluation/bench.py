@@ -389,8 +389,15 @@ def bench(
         measured = {job.name: measure(**job.kwargs) for job in jobs}
     else:
         _scorer(data_dir)  # a missing dataset fails here, in one line, before any process starts
-        options = {"engine": engine, "workers": workers, "address": address}
-        measured = run_jobs(measure, jobs, **options, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
+        measured = run_jobs(
+            measure,
+            jobs,
+            engine=engine,
+            workers=workers,
+            address=address,
+            cpus_per_run=cpus_per_run,
+            gpus_per_run=gpus_per_run,
+        )
     runs = {
         recipe: [measured[job.name] for job in jobs if job.kwargs["recipe"] == recipe] for recipe in recipes
     }
