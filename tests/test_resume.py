@@ -99,7 +99,15 @@ def test_ctrl_c_says_how_to_resume(mnist_dir, tmp_path):
     run_dir = tmp_path / "interrupted"
     process = start_training(run_dir, mnist_dir)
     wait_for_first_checkpoint(process, run_dir)
-    process.send_signal(signal.SIGINT)
+    # Once in about ten suites under load the run went on to its end as if no Ctrl-C came (one that lands
+    # inside a finaliser, for one, is dropped by Python); a user presses again, and so does this test.
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            pass
     _, err = process.communicate(timeout=60)
     assert process.returncode != 0
     assert f"mnistlab train --resume {run_dir}" in err
