@@ -21,6 +21,7 @@ ensemble's wall-clock budget). So that "before it starts" holds, at most `worker
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import socket
@@ -32,6 +33,7 @@ from typing import Any
 
 from mnistlab import reporter
 from mnistlab.errors import MnistlabError
+from mnistlab.imports import skip_unused_imports
 
 ENGINES = ("local", "ray")
 DEFAULT_RETRIES = 3  # times a Ray task is run again after its worker or node died
@@ -51,6 +53,12 @@ class Job:
 
 
 Admit = Callable[[Job, dict[str, Any]], bool]  # (the next job, results so far) -> start it?
+
+
+def in_own_process(task, kwargs: dict):
+    """task(**kwargs) in a process started for it alone: mnistlab's own, so Keras may load lean."""
+    skip_unused_imports()
+    return task(**kwargs)
 
 
 def check_engine(
@@ -128,7 +136,7 @@ def _run_local(task, jobs, workers: int, admit) -> tuple[dict[str, Any], dict[st
                     waiting.clear()
                     break
                 try:
-                    running[pool.submit(task, **job.kwargs)] = job.name
+                    running[pool.submit(in_own_process, task, job.kwargs)] = job.name
                 except BrokenProcessPool:  # an earlier job's process died and took the pool with it
                     failures[job.name] = "not started: the pool broke when another run's process died"
             if not running:
@@ -169,10 +177,11 @@ def _run_ray(task, jobs, workers, address, reserved, retries, admit) -> tuple[di
         options = {"max_calls": 1, "max_retries": retries, "retry_exceptions": False, **reserved}
         if os.environ.get("KERAS_BACKEND"):  # the backend chosen here, in every run's process
             options["runtime_env"] = {"env_vars": {"KERAS_BACKEND": os.environ["KERAS_BACKEND"]}}
-        remote = ray.remote(**options)(task)
+        remote = ray.remote(**options)(in_own_process)
         if admit is not None and workers is None:  # admit decides at each start: never queue in Ray
             workers = slots
-        return _submit_throttled(ray, remote, jobs, workers, retries, admit)
+        submit = functools.partial(remote.remote, task)  # -> in_own_process(task, kwargs) as a Ray task
+        return _submit_throttled(ray, submit, jobs, workers, retries, admit)
     finally:
         if started:
             ray.shutdown()
@@ -214,7 +223,7 @@ def _check_reachable(address: str) -> None:
         raise MnistlabError(f"cannot join the Ray cluster at {address}: {error.strerror or error}") from None
 
 
-def _submit_throttled(ray, remote, jobs, workers, retries, admit) -> tuple[dict[str, Any], dict[str, str]]:
+def _submit_throttled(ray, submit, jobs, workers, retries, admit) -> tuple[dict[str, Any], dict[str, str]]:
     """At most `workers` tasks in flight (all at once when unset: Ray queues them by free CPUs)."""
     results, failures = {}, {}
     waiting = list(jobs)
@@ -225,7 +234,7 @@ def _submit_throttled(ray, remote, jobs, workers, retries, admit) -> tuple[dict[
             if admit is not None and not admit(job, results):
                 waiting.clear()
                 break
-            running[remote.remote(**job.kwargs)] = job.name
+            running[submit(job.kwargs)] = job.name
         if not running:
             break
         (done,), _ = ray.wait(list(running), num_returns=1)
