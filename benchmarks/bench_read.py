@@ -1,7 +1,7 @@
 """Whole numbers read exactly: handwritten numbers of 2-7 digits composed from MNIST digits (seeded).
 
     MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/bench_read.py MODEL \
-        [--count 1000] [--seeds 0 1 2] [--digits test|held-out] [--save DIR]
+        [--count 1000] [--seeds 0 1 2] [--digits test|held-out] [--paper plain|ruled] [--save DIR]
 
     from bench_read import number_set, compose, render
     numbers = number_set(mnist_images, mnist_labels, count=200, seed=0)   # [(png bytes, "2026", info)]
@@ -12,7 +12,9 @@ default; --digits held-out takes train[50000:], for tuning) and writes them on o
 - gaps between neighbouring digits of 2-35% of the line height, or, for 35% of the gaps, touching and
   overlapping by up to 10% (the strokes then join);
 - each digit's baseline jittered by up to 8% of the line height, the whole line tilted by up to 5 degrees;
-- dark ink (grey 5-30%) on light paper (78-97%), slightly blurred, with sensor noise, as a PNG.
+- dark ink (grey 5-30%) on light paper (78-97%), slightly blurred, with sensor noise, as a PNG;
+- with --paper ruled, on a notebook's lines: 0.5-0.75 of the picture's height apart, 1-2.5% of it thick,
+  turned by up to 4 degrees, 30-100% as dark as the ink may be.
 A number counts as read only when `read` returns exactly its digits. The table gives mean ± std over
 seeds, then the rate by number length and for numbers with and without touching digits.
 """
@@ -30,6 +32,10 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from photo_digits import ruling  # noqa: E402
 
 MIN_DIGITS, MAX_DIGITS = 2, 7
 LINE_HEIGHT = (28, 64)  # px of a digit of MNIST's full 20 px box
@@ -100,11 +106,16 @@ def compose(
     return (canvas, np.where(canvas > 0, owners, 0)) if with_owners else canvas
 
 
-def render(ink: np.ndarray, rng: np.random.Generator) -> bytes:
-    """Ink (H, W) in [0, 1] -> a PNG of dark ink on light paper, slightly blurred, with noise."""
+def render(ink: np.ndarray, rng: np.random.Generator, paper_kind: str = "plain") -> bytes:
+    """Ink (H, W) in [0, 1] -> a PNG of dark ink on light paper (plain or ruled), slightly blurred, with
+    noise."""
     paper = rng.uniform(0.78, 0.97)
     dark = rng.uniform(0.05, 0.30)
     grey = paper - ndimage.gaussian_filter(ink, sigma=rng.uniform(0.3, 0.9)) * (paper - dark)
+    if paper_kind == "ruled":  # the lines darken the paper and the ink alike, as printed under it
+        spacing, width = ink.shape[0] * rng.uniform(0.5, 0.75), ink.shape[0] * rng.uniform(0.01, 0.025)
+        lines = ruling(ink.shape, rng, "ruled", spacing, width) * rng.uniform(0.3, 1.0)
+        grey = grey * (1 - 0.45 * lines)
     grey = grey + rng.normal(0, rng.uniform(0.01, 0.04), size=grey.shape)
     buffer = io.BytesIO()
     Image.fromarray(np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8)).save(buffer, format="PNG")
@@ -112,7 +123,7 @@ def render(ink: np.ndarray, rng: np.random.Generator) -> bytes:
 
 
 def random_number(
-    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+    images: np.ndarray, labels: np.ndarray, rng: np.random.Generator, paper_kind: str = "plain"
 ) -> tuple[bytes, str, dict]:
     """One number of 2-7 random digits, written as described in the module docstring."""
     count = int(rng.integers(MIN_DIGITS, MAX_DIGITS + 1))
@@ -130,18 +141,19 @@ def random_number(
         with_owners=True,
     )
     text = "".join(str(int(labels[i])) for i in chosen)
-    return render(ink, rng), text, {"digits": count, "touching": bool(touching.any()), "owners": owners}
+    info = {"digits": count, "touching": bool(touching.any()), "owners": owners}
+    return render(ink, rng, paper_kind), text, info
 
 
 def number_set(
-    images: np.ndarray, labels: np.ndarray, count: int, seed: int
+    images: np.ndarray, labels: np.ndarray, count: int, seed: int, paper_kind: str = "plain"
 ) -> list[tuple[bytes, str, dict]]:
-    """`count` numbers as (PNG bytes, the true text, info), reproducible by seed.
+    """`count` numbers as (PNG bytes, the true text, info), reproducible by seed, on plain or ruled paper.
 
     info: {"digits": how many, "touching": whether any two touch, "owners": which digit owns each pixel}.
     """
     rng = np.random.default_rng(seed)
-    return [random_number(images, labels, rng) for _ in range(count)]
+    return [random_number(images, labels, rng, paper_kind) for _ in range(count)]
 
 
 def main() -> None:
@@ -157,6 +169,7 @@ def main() -> None:
         default="test",
         help="test: MNIST test digits (the figure reported); held-out: train[50000:], for tuning read.py",
     )
+    parser.add_argument("--paper", choices=("plain", "ruled"), default="plain", help="what it is written on")
     parser.add_argument("--save", help="write every number as DIR/SEED-INDEX-TEXT.png, to look at")
     parser.add_argument("--show-wrong", type=int, default=0, help="print this many misread numbers")
     args = parser.parse_args()
@@ -175,11 +188,14 @@ def main() -> None:
         f"# {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}, keras "
         f"{keras.__version__} ({keras.backend.backend()}), numpy {np.__version__}, scipy {scipy.__version__}"
     )
-    print(f"# model {args.model}; numbers from MNIST {args.digits} digits, {args.count} per seed")
+    print(
+        f"# model {args.model}; numbers from MNIST {args.digits} digits, {args.count} per seed, "
+        f"on {args.paper} paper"
+    )
 
     rates, by_length, by_touching = [], defaultdict(list), defaultdict(list)
     for seed in args.seeds:
-        numbers = number_set(images, labels, args.count, seed)
+        numbers = number_set(images, labels, args.count, seed, args.paper)
         start = time.perf_counter()
         results = mnistlab.read(classifier, [data for data, _text, _info in numbers])
         seconds = time.perf_counter() - start

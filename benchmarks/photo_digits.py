@@ -7,7 +7,8 @@
 photo_set renders MNIST test digits as phone photos of paper: the digit drawn in pen (black, blue or
 pencil) at a random size, place and slant on textured paper, under uneven light (gradient, vignette, a
 soft shadow), defocused, with sensor noise, saved as JPEG, PNG, BMP, GIF or WebP; some are transparent
-canvas PNGs (ink in the alpha channel) and some are chalk on a dark board.
+canvas PNGs (ink in the alpha channel) and some are chalk on a dark board. render_photo(...,
+paper_kind="ruled" or "squared") prints a notebook's lines on the paper first (ruling()).
 
 scan_set renders scikit-learn's bundled `load_digits` (1797 digits by 43 writers other than MNIST's,
 8x8 at 17 grey levels) as scans: dark ink on white paper at 100-200 px, blurred, noisy.
@@ -76,6 +77,27 @@ def _paper(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return np.clip(base + blotches + grain, 0, 1)
 
 
+PAPERS = ("plain", "ruled", "squared")
+
+
+def ruling(
+    shape: tuple[int, int], rng: np.random.Generator, kind: str, spacing: float, width: float
+) -> np.ndarray:
+    """A notebook's printed lines, (H, W) coverage in [0, 1]: rows `spacing` px apart ("ruled"), or rows
+    and columns ("squared"), `width` px thick (at least 1), the page turned by up to 4 degrees."""
+    rows, columns = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    turn = np.deg2rad(rng.uniform(-4, 4))
+    width = max(1.0, width)
+    directions = [(np.cos(turn), -np.sin(turn))]  # across the rows; squared paper: across the columns too
+    directions += [(np.sin(turn), np.cos(turn))] if kind == "squared" else []
+    coverage = np.zeros(shape, np.float32)
+    for along_rows, along_columns in directions:
+        across = rows * along_rows + columns * along_columns - rng.uniform(0, spacing)
+        distance = np.abs((across % spacing) - spacing / 2) - (spacing / 2 - width / 2)  # < 0 off the line
+        coverage = np.maximum(coverage, np.clip(0.5 + distance, 0, 1))  # a pixel of soft edge
+    return coverage
+
+
 def _encode(rgb: np.ndarray, extension: str, rng: np.random.Generator) -> bytes:
     image = Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
     buffer = io.BytesIO()
@@ -90,8 +112,13 @@ def _encode(rgb: np.ndarray, extension: str, rng: np.random.Generator) -> bytes:
     return buffer.getvalue()
 
 
-def render_photo(digit: np.ndarray, rng: np.random.Generator, style: str) -> tuple[bytes, str]:
-    """One MNIST digit (28, 28) uint8 -> (encoded picture, file extension) in the given style."""
+def render_photo(
+    digit: np.ndarray, rng: np.random.Generator, style: str, paper_kind: str = "plain"
+) -> tuple[bytes, str]:
+    """One MNIST digit (28, 28) uint8 -> (encoded picture, file extension) in the given style; on ruled or
+    squared paper (pen and pencil styles), the lines 0.7-1.2 (ruled) or 0.45-0.8 (squared) of the
+    digit's height apart, 0.3-0.8% of the picture's height thick, light blue or grey, 20-95% as dark
+    as they can be."""
     height = int(rng.integers(200, 480))
     shape = (height, int(height * rng.uniform(0.75, 1.4)))
     # The digit's 20-px box covers 35-75% of the shorter side; MNIST's field is 28/20 of that box.
@@ -116,6 +143,13 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator, style: str) -> tup
         paper = _paper(shape, rng)[..., None] * np.array(
             [1.0, rng.uniform(0.96, 1.0), rng.uniform(0.88, 1.0)]
         )
+        if paper_kind != "plain":  # (only then: plain photos draw the same random numbers as before)
+            height = size * 20 / 28  # the digit's, as its box
+            spacing = height * (rng.uniform(0.7, 1.2) if paper_kind == "ruled" else rng.uniform(0.45, 0.8))
+            colour = np.array([0.55, 0.7, 0.95]) if rng.random() < 0.6 else np.array([0.6, 0.6, 0.62])
+            width = rng.uniform(0.003, 0.008) * shape[0]
+            lines = (ruling(shape, rng, paper_kind, spacing, width) * rng.uniform(0.2, 0.95))[..., None]
+            paper = paper * (1 - lines) + paper * colour * lines
         ink = np.array(INK_COLOURS[style]) * rng.uniform(0.7, 1.3)
         strength = coverage * (rng.uniform(0.55, 0.8) if style == "pencil" else rng.uniform(0.85, 1.0))
         rgb = paper * (1 - strength[..., None]) + ink * strength[..., None]

@@ -69,3 +69,21 @@ def running_server(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def on_notebook_paper(picture: bytes, kind: str, spacing: float, seed: int, darkness: float = 0.5) -> bytes:
+    """An encoded picture of dark ink on light paper -> the same as a grey PNG printed over with a notebook's
+    lines ("ruled" or "squared", `spacing` px apart, 2% of the picture's height thick), which darken
+    paper and ink by `darkness` where they lie (benchmarks/photo_digits.py's ruling)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    grey = np.asarray(Image.open(io.BytesIO(picture)).convert("L"), np.float32) / 255
+    lines = load_benchmark_module("photo_digits").ruling(
+        grey.shape, np.random.default_rng(seed), kind, spacing, 0.02 * grey.shape[0]
+    )
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(grey * (1 - darkness * lines) * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()

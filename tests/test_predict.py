@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from cli_support import run_cli
 from PIL import Image
-from recognition_support import load_benchmark_module, mnist_split
+from recognition_support import load_benchmark_module, mnist_split, on_notebook_paper
 
 import mnistlab
 from mnistlab.pictures.images import UnreadableImageError
@@ -102,6 +102,20 @@ def test_photos_and_other_writers_beat_a_plain_resize(model_path, photos, mnist_
     assert photo_accuracy >= 0.95, photo_accuracy  # full benchmark: ~0.98
     assert scan_accuracy >= 0.88, scan_accuracy  # full benchmark: ~0.94
     assert plain_photo_accuracy <= 0.5 and plain_scan_accuracy <= 0.5
+
+
+def test_digits_on_squared_paper_read_as_on_plain_paper(model_path, photos):
+    """The pen and pencil photos with a notebook's thick dark squares printed over them: the lines are
+    erased before the digit is cropped (with the lines left in, 0.04-0.06 of such photos read, against
+    0.85-0.96 with them erased and 1.0 without lines; two sets of ~30)."""
+    pens = [(data, label) for data, _ext, label, style in photos if style not in ("canvas", "chalkboard")]
+    squared = [
+        on_notebook_paper(data, "squared", 0.2 * min(Image.open(io.BytesIO(data)).size), seed=index)
+        for index, (data, _label) in enumerate(pens)
+    ]
+    answers = mnistlab.predict(model_path, squared)
+    read = np.mean([answer["label"] == label for answer, (_data, label) in zip(answers, pens, strict=True)])
+    assert len(pens) >= 25 and read >= 0.75, read
 
 
 def test_other_writers_tight_blocky_and_stretched_scans_are_read(model_path, mnist_dir):

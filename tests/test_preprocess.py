@@ -21,6 +21,7 @@ from mnistlab.pictures.preprocess import (
     centre_by_mass,
     drop_specks,
     edge_width,
+    erase_ruling,
     fit_box,
     ink_box,
     ink_bright,
@@ -375,6 +376,46 @@ def test_specks_are_dropped_and_digit_parts_kept():
     assert cleaned[0:30, 0:8].sum() == 0 and cleaned[60:75, 70:80].sum() == 0
     assert cleaned[20:50, 20:26].min() == 1 and cleaned[20:80, 45:52].min() == 1
     assert ink_box(cleaned) == (20, 80, 20, 52)
+
+
+def _ruled(size: int = 240, spacing: int = 45, width: int = 2, tilt: float = 2.0, squared: bool = False):
+    """Strokes of a '7' written on a notebook's lines: (the strokes, the 7 alone, the lines alone)."""
+    seven = seven_strokes(size)
+    rows, columns = np.mgrid[0:size, 0:size].astype(np.float32)
+    turn = np.deg2rad(tilt)
+    lines = np.zeros((size, size), bool)
+    for across in [rows * np.cos(turn) - columns * np.sin(turn)] + (
+        [columns * np.cos(turn) + rows * np.sin(turn)] if squared else []
+    ):
+        lines |= (across - 7) % spacing < width
+    away = ndimage.distance_transform_edt(seven == 0) > 4  # lines touching the 7 may stay with its strokes
+    return np.maximum(seven, 0.8 * lines).astype(np.float32), seven > 0, lines & away
+
+
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("tilt", [0.0, 3.5])
+def test_the_lines_of_ruled_and_squared_paper_are_erased_and_the_digit_kept(squared, tilt):
+    strokes, seven, lines = _ruled(tilt=tilt, squared=squared)
+    erased = erase_ruling(strokes)
+    assert (erased[lines] > 0).mean() <= 0.01  # the lines are gone ...
+    assert (erased[seven] > 0).mean() >= 0.98  # ... and the 7, crossing them, is whole
+    found, true = ink_box(drop_specks(erased)), ink_box(np.where(seven, 1.0, 0.0))
+    assert np.abs(np.subtract(found, true)).max() <= 2  # a line along a stroke stays with it
+
+
+def test_straight_strokes_as_wide_as_the_writing_are_not_ruling():
+    """A tight crop of 1s (vertical strokes from edge to edge) beside a 7, and hatching: no printed lines."""
+    ones = np.zeros((120, 200), np.float32)
+    for left in (20, 60):
+        ones[:, left : left + 12] = 1.0  # two 1s, each as wide as the 7's strokes
+    ones[:, 100:200] = seven_strokes(200, width=12)[40:160, 50:150]
+    assert np.array_equal(erase_ruling(ones), ones)
+    hatching = np.zeros((200, 200), np.float32)
+    for top in range(10, 200, 30):
+        hatching[top : top + 8] = 1.0  # parallel pen strokes across the picture: nothing else is left
+    assert np.array_equal(erase_ruling(hatching), hatching)
+    plain = seven_strokes()  # and a digit on plain paper is not looked at twice
+    assert erase_ruling(plain) is plain
 
 
 def test_ink_box_of_nothing_is_no_digit():

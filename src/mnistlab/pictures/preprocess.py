@@ -52,6 +52,12 @@ MIN_BLOCK, MIN_CELLS = 2.0, 4  # blocks are at least 2 px, and a blocky picture 
 EDGE_INK, EDGE_STROKE = 0.5, 0.03
 MARGIN = 0.25  # a tight crop gets a margin of paper this fraction of its longer side (MNIST: 4 px per 20)
 MAX_WIDTH_RATIO = 1.25  # MNIST's ink boxes: width / height 1.11 at the 95th percentile, 1.43 at the 99th
+# Ruled and squared paper (benchmarks/RESULTS.md, "Ruled and squared paper"): its printed lines cross the
+# picture from edge to edge, straight, parallel, within a few degrees of level or plumb, thinner than a pen.
+RULING_TILTS = np.deg2rad(np.arange(-6.0, 6.25, 0.5))  # tilts tried, in steps a line cannot slip through
+RULING_SPAN = 0.75  # a printed line covers this share of the picture's width (or height) at least ...
+RULING_COUNT = 2  # ... and is one of at least this many parallel ones (one full-width stroke may be a 7's)
+RULING_THINNESS = 0.75  # and is at most this fraction of the width of the strokes left once erased
 
 
 def preprocess(source, name: str | None = None) -> np.ndarray:
@@ -62,7 +68,7 @@ def preprocess(source, name: str | None = None) -> np.ndarray:
     prepared = add_margin(unblock(decoded, levels), clean_paper(decoded, levels))
     grey = to_working_size(prepared)
     ink = ink_bright(grey, levels if grey is decoded else None)  # the same picture: the same levels
-    strokes = remove_background(ink, label)
+    strokes = erase_ruling(remove_background(ink, label))
     strokes = drop_specks(strokes)
     top, bottom, left, right = ink_box(strokes)
     digit = fit_box(digit_proportions(strokes[top:bottom, left:right]), DIGIT_BOX)
@@ -350,6 +356,105 @@ def remove_background(ink: np.ndarray, label: str = "image") -> np.ndarray:
         if contrast < MIN_SIGNAL_TO_NOISE * noise or (blurry and not evenly_lit):
             raise no_digit
     return np.clip((strokes - threshold) / (1 - INK_CUT) / contrast, 0, 1).astype(np.float32)
+
+
+def erase_ruling(strokes: np.ndarray, least: int = RULING_COUNT) -> np.ndarray:
+    """Strokes -> the same without the printed lines of ruled or squared paper; others unchanged.
+
+    Lines of either direction are looked for only when at least two ink runs reach each of the two
+    picture edges they would cross (most pictures have none there: a cheap test). A line is then a band,
+    straight at one of RULING_TILTS, whose ink covers RULING_SPAN of the picture across, and only a family
+    of RULING_COUNT or more parallel ones that are thinner than the pen's strokes (RULING_THINNESS) counts
+    as ruling: the strokes of a 7 or of a row of 1s may be long and straight, but they are as wide as the
+    rest of the writing. Within the bands, only ink that is the line alone is erased: a run of ink down a
+    column no longer than the line is thick. A stroke that crosses a line, ends on it or runs along it
+    makes that run longer and stays whole, so a digit written across a line stays one piece.
+    """
+    for axis in (0, 1):  # 0: lines along the rows (ruled paper), 1: along the columns (squared paper)
+        picture = strokes if axis == 0 else strokes.T
+        runs = sorted(_runs(edge > 0) for edge in (picture[:, 0], picture[:, -1]))
+        if runs[0] < 1 or runs[1] < least:  # a line near a corner may leave through the top or bottom
+            continue
+        found = _ruling_bands(picture > 0, least)
+        if found is None:
+            continue
+        bands, thickness = found
+        zone = ndimage.binary_dilation(bands, structure=np.ones((5, 1), bool))  # with the soft edges
+        line_alone = zone & (_run_lengths(picture > 0) <= np.ceil(1.5 * thickness) + 1)
+        picture = np.where(line_alone, 0, picture).astype(np.float32)
+        strokes = picture if axis == 0 else picture.T
+    return strokes
+
+
+def _run_lengths(mask: np.ndarray) -> np.ndarray:
+    """(H, W) bool -> for each True pixel, the length of the run of True down its column that holds it."""
+    starts = mask & ~np.vstack([np.zeros((1, mask.shape[1]), bool), mask[:-1]])
+    run = np.cumsum(starts, axis=0) * mask.shape[1] + np.arange(mask.shape[1])  # a number per column run
+    lengths = np.bincount(run[mask], minlength=int(run.max()) + 1)
+    return np.where(mask, lengths[run], 0)
+
+
+def _runs(inked: np.ndarray) -> int:
+    """How many separate runs of True a 1-D boolean array holds."""
+    return int(np.count_nonzero(np.diff(inked.astype(np.int8), prepend=0) == 1))
+
+
+def _ruling_bands(mask: np.ndarray, least: int) -> tuple[np.ndarray, float] | None:
+    """(where the printed lines along the rows of `mask` (H, W bool ink) lie, their thickness in px), or
+    None where there are none.
+
+    Each tilt shears the ink so that lines of that tilt become rows; on a sample of the picture (about
+    160 px across), then at full size around the sample's tilt, a run of rows covered over RULING_SPAN
+    of the width is a line. The tilt with the most lines wins; they must be RULING_COUNT at least, and
+    thinner than the strokes left once they are erased.
+    """
+    step = max(1, max(mask.shape) // 160)
+    lines, tilt = _lines_across(mask[::step, ::step], RULING_TILTS)
+    if len(lines) < least:
+        return None
+    lines, tilt = _lines_across(mask, tilt + np.deg2rad(np.linspace(-0.5, 0.5, 11)))
+    if len(lines) < least:
+        return None
+    rows, columns = np.indices(mask.shape)
+    sheared = rows - columns * np.tan(tilt)
+    bands, thicknesses = np.zeros(mask.shape, bool), []
+    for first, last in lines:
+        band = (sheared >= first - 1) & (sheared <= last + 1) & mask
+        thicknesses.append(band.sum() / max(1, np.count_nonzero(band.any(axis=0))))
+        bands |= band
+    thickness, left = float(np.median(thicknesses)), mask & ~bands
+    if not left.any() or thickness > RULING_THINNESS * stroke_width(left):
+        return None  # as wide as the writing: strokes, not printed lines
+    return bands, thickness
+
+
+def _lines_across(mask: np.ndarray, tilts: np.ndarray) -> tuple[list[tuple[int, int]], float]:
+    """(the lines, as runs [first, last] of sheared rows covered over RULING_SPAN of the width, and their
+    tilt): the tilt is the one whose rows are covered most unevenly (the largest sum of squared row
+    coverages), as straight lines are only at their own tilt; writing is covered alike at any."""
+    height, width = mask.shape
+    rows, columns = np.nonzero(mask)
+    margin = int(np.ceil(width * np.tan(np.max(np.abs(tilts))))) + 1
+    best, best_grid, best_energy = 0.0, None, -1.0
+    for tilt in tilts:
+        sheared = np.round(rows - columns * np.tan(tilt)).astype(np.intp) + margin
+        grid = np.zeros((height + 2 * margin + 1, width), bool)
+        grid[sheared, columns] = True
+        energy = float(np.square(grid.mean(axis=1)).sum())
+        if energy > best_energy:
+            best, best_grid, best_energy = float(tilt), grid, energy
+    # A line may straddle two rows: a pair of rows covered together counts, and both are the line's. A
+    # line near a corner of a turned page leaves through the top or bottom: it counts by its visible part.
+    every_row, every_column = np.indices(mask.shape).reshape(2, -1)
+    inside = np.zeros_like(best_grid)
+    inside[np.round(every_row - every_column * np.tan(best)).astype(np.intp) + margin, every_column] = True
+    visible = (inside[:-1] | inside[1:]).sum(axis=1)
+    inked = (best_grid[:-1] | best_grid[1:]).sum(axis=1)
+    long_enough = visible >= RULING_SPAN * width / 2  # not a corner's few pixels
+    covered = np.append(long_enough & (inked >= RULING_SPAN * visible), False).astype(np.int8)
+    starts = np.flatnonzero(np.diff(covered, prepend=0) == 1)
+    ends = np.flatnonzero(np.diff(covered, append=0) == -1) + 1
+    return [(int(a) - margin, int(b) - margin) for a, b in zip(starts, ends, strict=True)], best
 
 
 def drop_specks(strokes: np.ndarray) -> np.ndarray:

@@ -6,12 +6,12 @@
     digits = best_reading(line, options, probabilities, wholeness, digitness)   # the best partition
 
 The strokes are found with preprocess.py's own steps (decode, working size, ink bright, background
-removed), then split into connected blobs; specks are dropped. A blob wide enough to hold two touching
-digits is also cut at candidate columns: the minima of its ink profile, the valleys of its top outline
-and the peaks of its bottom one. Each run of up to MAX_PIECES neighbouring pieces (in reading order) is
-a hypothesis: one digit, whose 28 x 28 image is made exactly as preprocess() makes one digit (fit into
-20 px, centred by mass in 28 x 28). A dynamic programme then picks the partition of the pieces into
-digits with the best total score. A digit's score adds
+and the lines of ruled or squared paper removed), then split into connected blobs; specks are dropped. A
+blob wide enough to hold two touching digits is also cut at candidate columns: the minima of its ink
+profile, the valleys of its top outline and the peaks of its bottom one. Each run of up to MAX_PIECES
+neighbouring pieces (in reading order) is a hypothesis: one digit, whose 28 x 28 image is made exactly
+as preprocess() makes one digit (fit into 20 px, centred by mass in 28 x 28). A dynamic programme then
+picks the partition of the pieces into digits with the best total score. A digit's score adds
 - the classifier's log-probability of its best class (CLASSIFIER_WEIGHT),
 - the log-odds that it is one whole digit, not a part of one nor several (`wholeness`, from
   wholeness.py's network, which sees the hypothesis and its surroundings; WHOLENESS_WEIGHT),
@@ -38,6 +38,7 @@ from mnistlab.pictures.preprocess import (
     FIELD,
     MIN_PEAK,
     centre_by_mass,
+    erase_ruling,
     fit_box,
     ink_bright,
     remove_background,
@@ -142,7 +143,8 @@ def find_line(source, name: str | None = None) -> Line:
     label = describe(source, name)
     grey = read_image(source, name=label)
     working = to_working_size(grey)
-    strokes = remove_background(ink_bright(working), label)
+    # One line counts as ruling here: a number is written on it, and no digit is a line across the picture.
+    strokes = erase_ruling(remove_background(ink_bright(working), label), least=1)
     original_width, original_height = original_size(source, grey.shape)
     scale = (original_width / working.shape[1], original_height / working.shape[0])
     blobs, height = blobs_and_height(strokes)

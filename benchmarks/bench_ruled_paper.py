@@ -1,0 +1,78 @@
+"""Digits and numbers written on a notebook's ruled or squared paper, against the same on plain paper.
+
+    MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/bench_ruled_paper.py RUN \
+        [--count 500] [--numbers 300] [--seed 0]
+
+Photos: the first COUNT MNIST test digits photographed in pen or pencil (photo_digits.render_photo) three
+times, each with the same style, on plain, ruled and squared paper (lines 20-95% as dark as they can be),
+through `mnistlab.predict`: read correctly, refused, wrong. Numbers: NUMBERS numbers of 2-7 MNIST test
+digits (bench_read.py) on plain and on ruled paper, through `mnistlab.read`: read exactly. Run it with
+another version's code on PYTHONPATH to compare (e.g. before a change to preprocessing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_read import number_set  # noqa: E402
+from photo_digits import PAPERS, render_photo  # noqa: E402
+
+PEN_STYLES, PEN_WEIGHTS = ("black pen", "blue pen", "pencil"), (0.45, 0.35, 0.2)
+
+
+def photos(images: np.ndarray, count: int, seed: int) -> dict[str, list[bytes]]:
+    """Each paper -> the first `count` digits photographed on it, the n-th digit in one style on all."""
+    rng = np.random.default_rng(seed)
+    styles = rng.choice(PEN_STYLES, size=count, p=PEN_WEIGHTS)
+    found = {}
+    for paper in PAPERS:
+        rng = np.random.default_rng(seed + 1)  # the same sizes and places on every paper
+        drawn = zip(images, styles, strict=True)
+        found[paper] = [render_photo(digit, rng, str(style), paper)[0] for digit, style in drawn]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("run")
+    parser.add_argument("--count", type=int, default=500, help="digit photos per paper")
+    parser.add_argument("--numbers", type=int, default=300, help="numbers per paper")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import mnistlab
+    from mnistlab.rundir import cpu_model
+
+    test = mnistlab.load("mnist", split="test")
+    images, labels = test["image"][..., 0], np.asarray(test["label"])
+    print(f"# {' '.join([os.path.basename(sys.executable), *sys.argv])}")
+    print(f"# {cpu_model()}, {os.cpu_count()} cores; python {platform.python_version()}")
+    print(f"# mnistlab from {Path(mnistlab.__file__).parent}; model {args.run}")
+    print("\n| digit photos | n | read | refused | wrong |\n|---|---|---|---|---|")
+    for paper, pictures in photos(images[: args.count], args.count, args.seed).items():
+        answers = [answer.get("label") for answer in mnistlab.predict(args.run, pictures)]
+        read = np.mean([answer == label for answer, label in zip(answers, labels[: args.count], strict=True)])
+        refused = np.mean([answer is None for answer in answers])
+        wrong = 1 - read - refused
+        print(f"| on {paper} paper | {len(pictures)} | {read:.3f} | {refused:.3f} | {wrong:.3f} |")
+    print("\n| numbers of 2-7 digits | n | read exactly |\n|---|---|---|")
+    classifier = mnistlab.load_classifier(args.run)
+    for paper in ("plain", "ruled"):
+        numbers = number_set(images, labels, args.numbers, args.seed, paper)
+        results = mnistlab.read(classifier, [data for data, _text, _info in numbers])
+        right = np.mean([found["text"] == text for found, (_, text, _) in zip(results, numbers, strict=True)])
+        print(f"| on {paper} paper | {len(numbers)} | {right:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
