@@ -1,10 +1,12 @@
-"""Digits and numbers written on a notebook's ruled or squared paper, against the same on plain paper.
+"""Digits and numbers written on a notebook's ruled or squared paper, or with a fine pen, against the same
+on plain paper with a pen as MNIST's.
 
     MNISTLAB_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/bench_ruled_paper.py RUN \
         [--count 500] [--numbers 300] [--seed 0]
 
 Photos: the first COUNT MNIST test digits photographed in pen or pencil (photo_digits.render_photo) three
 times, each with the same style, on plain, ruled and squared paper (lines 20-95% as dark as they can be),
+and once more on plain paper with a fine pen (strokes about 60% as wide as MNIST's, as a ballpoint's),
 through `mnistlab.predict`: read correctly, refused, wrong. Numbers: NUMBERS numbers of 2-7 MNIST test
 digits (bench_read.py) on plain and on ruled paper, through `mnistlab.read`: read exactly. Run it with
 another version's code on PYTHONPATH to compare (e.g. before a change to preprocessing).
@@ -29,14 +31,16 @@ PEN_STYLES, PEN_WEIGHTS = ("black pen", "blue pen", "pencil"), (0.45, 0.35, 0.2)
 
 
 def photos(images: np.ndarray, count: int, seed: int) -> dict[str, list[bytes]]:
-    """Each paper -> the first `count` digits photographed on it, the n-th digit in one style on all."""
+    """Each paper (and the fine pen) -> the first `count` digits photographed on it, the n-th digit in one
+    style on all."""
     rng = np.random.default_rng(seed)
     styles = rng.choice(PEN_STYLES, size=count, p=PEN_WEIGHTS)
     found = {}
-    for paper in PAPERS:
+    for paper, pen in [(paper, "usual") for paper in PAPERS] + [("plain", "fine")]:
         rng = np.random.default_rng(seed + 1)  # the same sizes and places on every paper
         drawn = zip(images, styles, strict=True)
-        found[paper] = [render_photo(digit, rng, str(style), paper)[0] for digit, style in drawn]
+        name = f"{paper} paper" + (", a fine pen" if pen == "fine" else "")
+        found[name] = [render_photo(digit, rng, str(style), paper, pen)[0] for digit, style in drawn]
     return found
 
 
@@ -64,7 +68,7 @@ def main() -> None:
         read = np.mean([answer == label for answer, label in zip(answers, labels[: args.count], strict=True)])
         refused = np.mean([answer is None for answer in answers])
         wrong = 1 - read - refused
-        print(f"| on {paper} paper | {len(pictures)} | {read:.3f} | {refused:.3f} | {wrong:.3f} |")
+        print(f"| on {paper} | {len(pictures)} | {read:.3f} | {refused:.3f} | {wrong:.3f} |")
     print("\n| numbers of 2-7 digits | n | read exactly |\n|---|---|---|")
     classifier = mnistlab.load_classifier(args.run)
     for paper in ("plain", "ruled"):

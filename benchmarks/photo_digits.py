@@ -32,13 +32,18 @@ INK_COLOURS = {  # RGB in [0, 1]
 PHOTO_FORMATS = ((".jpg", 0.55), (".png", 0.15), (".webp", 0.15), (".bmp", 0.08), (".gif", 0.07))
 
 
-def _stroke_mask(digit: np.ndarray, size: int, angle: float, rng: np.random.Generator) -> np.ndarray:
-    """MNIST digit (28, 28) uint8 -> ink coverage (size, size) in [0, 1], crisp like a pen, slanted."""
+def _stroke_mask(
+    digit: np.ndarray, size: int, angle: float, rng: np.random.Generator, pen: str = "usual"
+) -> np.ndarray:
+    """MNIST digit (28, 28) uint8 -> ink coverage (size, size) in [0, 1], crisp like a pen, slanted. A
+    "fine" pen keeps only the strokes' cores: about 60% of MNIST's stroke width, as a ballpoint's."""
     image = Image.fromarray(digit.astype(np.float32) / 255).resize((size, size), Image.Resampling.BICUBIC)
     image = image.rotate(angle, resample=Image.Resampling.BILINEAR)
     coverage = np.clip(np.asarray(image), 0, 1)
     # MNIST's grey edges come from anti-aliasing; a pen line is sharper, with a random edge softness.
     softness = rng.uniform(0.15, 0.4)
+    if pen == "fine":
+        return np.clip((coverage - 0.88) / 0.06, 0, 1)
     return np.clip((coverage - 0.5 + softness) / (2 * softness), 0, 1)
 
 
@@ -113,18 +118,18 @@ def _encode(rgb: np.ndarray, extension: str, rng: np.random.Generator) -> bytes:
 
 
 def render_photo(
-    digit: np.ndarray, rng: np.random.Generator, style: str, paper_kind: str = "plain"
+    digit: np.ndarray, rng: np.random.Generator, style: str, paper_kind: str = "plain", pen: str = "usual"
 ) -> tuple[bytes, str]:
     """One MNIST digit (28, 28) uint8 -> (encoded picture, file extension) in the given style; on ruled or
     squared paper (pen and pencil styles), the lines 0.7-1.2 (ruled) or 0.45-0.8 (squared) of the
     digit's height apart, 0.3-0.8% of the picture's height thick, light blue or grey, 20-95% as dark
-    as they can be."""
+    as they can be. pen="fine": strokes about 60% as wide as MNIST's (_stroke_mask)."""
     height = int(rng.integers(200, 480))
     shape = (height, int(height * rng.uniform(0.75, 1.4)))
     # The digit's 20-px box covers 35-75% of the shorter side; MNIST's field is 28/20 of that box.
     size = int(min(shape) * rng.uniform(0.35, 0.75) * 28 / 20)
     size = min(size, min(shape))
-    coverage = _place(_stroke_mask(digit, size, rng.uniform(-10, 10), rng), shape, rng)
+    coverage = _place(_stroke_mask(digit, size, rng.uniform(-10, 10), rng, pen), shape, rng)
     blur = rng.uniform(0.0, max(shape) / 200)
     if style == "canvas":  # a drawing app's export: black ink in the alpha channel, no paper at all
         alpha = ndimage.gaussian_filter(coverage, sigma=blur * 0.5)
