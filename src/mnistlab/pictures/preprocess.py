@@ -364,7 +364,7 @@ def erase_ruling(strokes: np.ndarray, least: int = RULING_COUNT) -> np.ndarray:
     Lines of either direction are looked for only when at least two ink runs reach each of the two
     picture edges they would cross (most pictures have none there: a cheap test). A line is then a band,
     straight at one of RULING_TILTS, whose ink covers RULING_SPAN of the picture across, and only a family
-    of RULING_COUNT or more parallel ones that are thinner than the pen's strokes (RULING_THINNESS) counts
+    of `least` (RULING_COUNT) or more parallel ones thinner than the pen's strokes (RULING_THINNESS) counts
     as ruling: the strokes of a 7 or of a row of 1s may be long and straight, but they are as wide as the
     rest of the writing. Within the bands, only ink that is the line alone is erased: a run of ink down a
     column no longer than the line is thick. A stroke that crosses a line, ends on it or runs along it
@@ -405,8 +405,8 @@ def _ruling_bands(mask: np.ndarray, least: int) -> tuple[np.ndarray, float] | No
 
     Each tilt shears the ink so that lines of that tilt become rows; on a sample of the picture (about
     160 px across), then at full size around the sample's tilt, a run of rows covered over RULING_SPAN
-    of the width is a line. The tilt with the most lines wins; they must be RULING_COUNT at least, and
-    thinner than the strokes left once they are erased.
+    of the width is a line (_lines_across). There must be `least` of them at least, thinner than the
+    strokes left once they are erased.
     """
     step = max(1, max(mask.shape) // 160)
     lines, tilt = _lines_across(mask[::step, ::step], RULING_TILTS)
@@ -445,10 +445,15 @@ def _lines_across(mask: np.ndarray, tilts: np.ndarray) -> tuple[list[tuple[int, 
             best, best_grid, best_energy = float(tilt), grid, energy
     # A line may straddle two rows: a pair of rows covered together counts, and both are the line's. A
     # line near a corner of a turned page leaves through the top or bottom: it counts by its visible part.
-    every_row, every_column = np.indices(mask.shape).reshape(2, -1)
-    inside = np.zeros_like(best_grid)
-    inside[np.round(every_row - every_column * np.tan(best)).astype(np.intp) + margin, every_column] = True
-    visible = (inside[:-1] | inside[1:]).sum(axis=1)
+    # Column c's pixels land on the consecutive sheared rows low[c]..high[c]; a pair (s, s + 1) sees the
+    # column when s is in [low - 1, high].
+    offsets = np.arange(width) * np.tan(best)
+    low = np.round(-offsets).astype(np.intp) + margin
+    high = np.round(height - 1 - offsets).astype(np.intp) + margin
+    seen = np.zeros(len(best_grid) + 1, np.intp)
+    np.add.at(seen, low - 1, 1)
+    np.add.at(seen, high + 1, -1)
+    visible = np.cumsum(seen)[: len(best_grid) - 1]
     inked = (best_grid[:-1] | best_grid[1:]).sum(axis=1)
     long_enough = visible >= RULING_SPAN * width / 2  # not a corner's few pixels
     covered = np.append(long_enough & (inked >= RULING_SPAN * visible), False).astype(np.int8)
