@@ -78,15 +78,20 @@ def pytest_ignore_collect(collection_path, config):
 # built once, except in modules whose tests share nothing costly (EACH_TEST_ALONE), which are handed out one
 # test at a time. Modules are handed out in the order below, the heaviest first (seconds of work on 2
 # cores, from --durations), so that the light ones fill in at the end instead of one long module running on
-# alone.
+# alone; the modules that mostly wait go early too.
 HEAVIEST_FIRST = (
-    "test_ray.py",  # ~150 s
+    "test_ray.py",  # 85-130 s, mostly waiting on its cluster
     "test_notebooks.py",  # 5 x 10-15 s, alone
     "test_models.py",  # the zoo contract, alone
     "test_sweep.py",
     "test_resume.py",
     "test_run_safety.py",
-    "test_predict.py",
+    "test_predict.py",  # the first to need fastcnn_run, once its scans are made (an empty cache: ~65 s)
+    # Modules that wait more than they compute (a server's worker must run 10 s before it is replaced;
+    # chromium): early, so that the other worker computes meanwhile, not at the end, when it has nothing
+    # left to do (the suite once ended with 10 s of idle cores).
+    "test_server_http.py",
+    "test_browser.py",
     "test_backend.py",
     "test_audit.py",
     "test_train_cli.py",
