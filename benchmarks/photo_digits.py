@@ -36,7 +36,8 @@ def _stroke_mask(
     digit: np.ndarray, size: int, angle: float, rng: np.random.Generator, pen: str = "usual"
 ) -> np.ndarray:
     """MNIST digit (28, 28) uint8 -> ink coverage (size, size) in [0, 1], crisp like a pen, slanted. A
-    "fine" pen keeps only the strokes' cores: about 60% of MNIST's stroke width, as a ballpoint's."""
+    "fine" pen keeps only the strokes' cores: about 60% of MNIST's stroke width. A "ballpoint" draws the
+    strokes' centre lines (skeleton()) with one even width, 2-4.5% of `size`: 20-50% of MNIST's."""
     image = Image.fromarray(digit.astype(np.float32) / 255).resize((size, size), Image.Resampling.BICUBIC)
     image = image.rotate(angle, resample=Image.Resampling.BILINEAR)
     coverage = np.clip(np.asarray(image), 0, 1)
@@ -44,7 +45,36 @@ def _stroke_mask(
     softness = rng.uniform(0.15, 0.4)
     if pen == "fine":
         return np.clip((coverage - 0.88) / 0.06, 0, 1)
+    if pen == "ballpoint":
+        reach = ndimage.distance_transform_edt(~skeleton(coverage > 0.5))  # px to the nearest centre line
+        half_width = max(0.6, rng.uniform(0.02, 0.045) * size / 2)
+        return np.clip(half_width + 0.5 - reach, 0, 1)  # one pixel of anti-aliased edge
     return np.clip((coverage - 0.5 + softness) / (2 * softness), 0, 1)
+
+
+def skeleton(mask: np.ndarray) -> np.ndarray:
+    """A boolean mask -> its centre lines, one pixel wide and connected as the mask is (Zhang and Suen's
+    thinning, 1984: border pixels are peeled in two alternating passes while that keeps the shape's
+    connections and line ends)."""
+    thinned = np.pad(mask.astype(np.uint8), 1)
+    steps = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))  # N, NE, ... clockwise
+    changed = True
+    while changed:
+        changed = False
+        for second in (False, True):
+            n, ne, e, se, s, sw, w, nw = (np.roll(thinned, (-dy, -dx), (0, 1)) for dy, dx in steps)
+            around = [n, ne, e, se, s, sw, w, nw]
+            neighbours = sum(around)
+            crossings = sum((around[i] == 0) & (around[(i + 1) % 8] == 1) for i in range(8))
+            if second:
+                keeps_shape = (n * e * w == 0) & (n * s * w == 0)
+            else:
+                keeps_shape = (n * e * s == 0) & (e * s * w == 0)
+            peel = (thinned == 1) & (neighbours >= 2) & (neighbours <= 6) & (crossings == 1) & keeps_shape
+            if peel.any():
+                thinned[peel] = 0
+                changed = True
+    return thinned[1:-1, 1:-1].astype(bool)
 
 
 def _place(mask: np.ndarray, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -123,7 +153,7 @@ def render_photo(
     """One MNIST digit (28, 28) uint8 -> (encoded picture, file extension) in the given style; on ruled or
     squared paper (pen and pencil styles), the lines 0.7-1.2 (ruled) or 0.45-0.8 (squared) of the
     digit's height apart, 0.3-0.8% of the picture's height thick, light blue or grey, 20-95% as dark
-    as they can be. pen="fine": strokes about 60% as wide as MNIST's (_stroke_mask)."""
+    as they can be. pen="fine" or "ballpoint": strokes thinner than MNIST's (_stroke_mask)."""
     height = int(rng.integers(200, 480))
     shape = (height, int(height * rng.uniform(0.75, 1.4)))
     # The digit's 20-px box covers 35-75% of the shorter side; MNIST's field is 28/20 of that box.
