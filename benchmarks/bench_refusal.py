@@ -4,12 +4,13 @@
         [--count 500] [--seed 0] [--refuser shipped FOLDER ...]
 
 Every picture goes through `mnistlab.predict`, the production path (decode, preprocess, classifier,
-refuser). Digits: MNIST test digits rendered as phone photos (photo_digits.py), and sklearn's load_digits
-(43 other writers) rendered as scans and as phone photos. Non-digits, none of them seen in training,
-rendered as photos the same way: letters and symbols in fonts the refuser never saw, pen shapes it never
-saw (zigzags, spirals), fresh draws of the kinds it trained on, and blank paper or a stain. For
-comparison, the only lever before the refuser: refusing when the classifier's top probability is below
-the level that refuses as many digit photos. --refuser measures the shipped refuser and/or those trained
+refuser). Digits: MNIST test digits rendered as phone photos (photo_digits.py), in MNIST's pen and in
+finer ones (a fine pen or a ballpoint), and sklearn's load_digits (43 other writers) rendered as scans
+and as phone photos. Non-digits, none of them seen in training, rendered as photos the same way: letters
+and symbols in fonts the refuser never saw (also in the finer pens), pen shapes it never saw (zigzags,
+spirals), fresh draws of the kinds it trained on, and blank paper or a stain. For comparison, the only
+lever before the refuser: refusing when the classifier's top probability is below the level that
+refuses as many digit photos. --refuser measures the shipped refuser and/or those trained
 into folders (benchmarks/train_refuser.py FOLDER), one after the other on the same pictures.
 """
 
@@ -32,6 +33,18 @@ from photo_digits import STYLE_WEIGHTS, STYLES, photo_set, render_photo, scan_se
 def as_photos(pictures: np.ndarray, seed: int) -> list[bytes]:
     rng = np.random.default_rng(seed)
     return [render_photo(picture, rng, rng.choice(STYLES, p=STYLE_WEIGHTS))[0] for picture in pictures]
+
+
+def as_thin_pen_photos(pictures: np.ndarray, seed: int) -> list[bytes]:
+    """Photographed in pen or pencil with a pen finer than MNIST's: a fine pen or a ballpoint, in turns."""
+    rng = np.random.default_rng(seed)
+    styles = rng.choice(["black pen", "blue pen", "pencil"], size=len(pictures), p=[0.45, 0.35, 0.2])
+    pens = ("fine", "ballpoint")
+    drawn = zip(pictures, styles, strict=True)
+    return [
+        render_photo(picture, rng, str(style), "plain", pens[i % 2])[0]
+        for i, (picture, style) in enumerate(drawn)
+    ]
 
 
 def other_writers_as_photos(count: int, seed: int) -> list[tuple]:
@@ -70,6 +83,14 @@ def picture_sets(test: dict, count: int, seed: int) -> tuple[dict, dict, np.ndar
         "MNIST test digits as photos": photo_set(test["image"], test["label"], count, seed=seed),
         "other writers' scans (sklearn digits)": scan_set(count, seed=seed),
         "other writers' digits as photos (sklearn digits)": other_writers_as_photos(count, seed + 3),
+        "MNIST test digits as photos, a fine pen or a ballpoint": [
+            (photo, None, int(label))
+            for photo, label in zip(
+                as_thin_pen_photos(test["image"][-count:, ..., 0], seed + 6),
+                test["label"][-count:],
+                strict=True,
+            )
+        ],
     }
     unseen_hands = handwriting_fonts(HELD_OUT_HANDWRITING)
     if unseen_hands:  # fetched by benchmarks/handwriting_fonts.py
@@ -96,6 +117,7 @@ def picture_sets(test: dict, count: int, seed: int) -> tuple[dict, dict, np.ndar
             if unseen_hands
             else {}
         ),
+        "letters and symbols, unseen fonts, a fine pen or a ballpoint": as_thin_pen_photos(letters, seed + 7),
         "zigzags and spirals (never trained on)": as_photos(shapes, seed + 1),
         "fresh draws of the trained kinds": as_photos(fresh, seed + 2),
         "blank paper (half) and stains (half)": as_photos(stained, seed + 4),

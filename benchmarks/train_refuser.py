@@ -38,6 +38,12 @@ def photograph(picture, rng):
     return render_photo(picture, rng, rng.choice(STYLES, p=STYLE_WEIGHTS))[0]
 
 
+def thin_photograph(picture, rng):
+    """In pen or pencil, with a fine pen or a ballpoint (photo_digits.py)."""
+    style = rng.choice(["black pen", "blue pen", "pencil"], p=[0.45, 0.35, 0.2])
+    return render_photo(picture, rng, style, "plain", rng.choice(["fine", "ballpoint"]))[0]
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -50,6 +56,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--start-from", type=Path, help="a refuser.onnx whose weights the fit starts from")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's, before cosine decay")
+    parser.add_argument(
+        "--thin-pens", action="store_true", help="also digits and non-digits photographed with finer pens"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     data_dir = os.environ.get("MNISTLAB_DATA_DIR")
@@ -62,6 +71,7 @@ if __name__ == "__main__":
         cache=args.cache,
         start_from=args.start_from,
         learning_rate=args.learning_rate,
+        thin_photograph=thin_photograph if args.thin_pens else None,
     )
     print(json.dumps(info, indent=2))
     machine = f"{cpu_model()}, {os.cpu_count()} cores, python {platform.python_version()}"

@@ -136,6 +136,11 @@ HANDWRITING_NEGATIVES, HANDWRITING_DIGITS, HANDWRITING_PHOTOS = 24000, 12000, 20
 # and stretched to fill a box, enlarged with blocky pixels), prepared by preprocess(): this many digits,
 # and as many non-digits, so that a blocky, stretched, filled-out shape is a sign of neither.
 SCAN_EXAMPLES = 12000
+# Pens finer than MNIST's (train()'s thin_photograph; train_refuser.py --thin-pens): this many training
+# digits and as many non-digits photographed with a fine pen or a ballpoint. Not in the shipped network:
+# fine-tuned with them, it refused 3.8% of such digit photos instead of 5.8%, but also passed more such
+# letters (70.0% refused instead of 73.6%; benchmarks/RESULTS.md, "A ballpoint's strokes").
+THIN_PEN_PHOTOS = 3000
 
 
 def _like_other_writers(digits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -274,6 +279,21 @@ def _scan_set(digits: np.ndarray, images: np.ndarray, labels: np.ndarray, seed: 
     return {"scan_images": scans, "scan_labels": source_labels[kept]}
 
 
+def _thin_pen_set(examples: dict, thin_photograph, photographed: int, seed: int) -> dict:
+    """THIN_PEN_PHOTOS training digits and as many non-digit examples (neither photographed before)
+    photographed with a pen finer than MNIST's and prepared again, each repeated PHOTO_REPEATS times."""
+    labels = examples["labels"]
+    rows = np.flatnonzero(labels > 0)[photographed : photographed + THIN_PEN_PHOTOS]
+    digits = examples["digits"][photographed : photographed + THIN_PEN_PHOTOS]
+    sources = np.concatenate([digits, examples["images"][rows]])
+    source_labels = np.concatenate([np.zeros(len(digits), int), labels[rows]])
+    photos, kept = _photographed(sources, thin_photograph, seed)
+    return {
+        "thin_images": np.concatenate([photos] * PHOTO_REPEATS),
+        "thin_labels": np.concatenate([source_labels[kept]] * PHOTO_REPEATS),
+    }
+
+
 FILTERS, DENSE = (48, 96), 256  # the network's width (32/64/128 until 2026-11-29: less sure of letters)
 
 
@@ -372,6 +392,7 @@ def train(
     cache: Path | None = None,
     start_from: Path | None = None,
     learning_rate: float = 1e-3,
+    thin_photograph=None,
 ) -> dict:
     """Train the refuser on MNIST train[:50000] + generated negatives; choose its threshold on
     train[50000:] so that `refused_digits` of those digits are refused; write refuser.onnx/.json.
@@ -382,6 +403,8 @@ def train(
     held-out digits (a few thousand: the 0.5-1% quantile of a few hundred is too noisy to choose by).
     `cache` (an .npz file) keeps the drawn and photographed examples, most of the time taken, for another
     training with other epochs or threshold; it is rebuilt when made with other settings.
+    thin_photograph(picture, rng), if given, photographs THIN_PEN_PHOTOS more training digits and
+    non-digits drawn with a pen finer than MNIST's.
     `start_from` (a refuser.onnx of the same network) gives the weights the fit starts from, so that a
     few epochs at a lower `learning_rate` (Adam's, cosine-decayed to 5% of it) teach it the new examples;
     with epochs=0 it is not fitted at all, only its threshold and figures are measured again (its
@@ -444,11 +467,19 @@ def train(
         np.array([seed, SCAN_EXAMPLES]),
         lambda: _scan_set(examples["digits"][:50000], examples["images"], examples["labels"], seed + 20),
     )
+    if thin_photograph is not None:
+        examples = _stage(
+            examples,
+            "thin_settings",
+            np.array([seed, THIN_PEN_PHOTOS, photographed]),
+            lambda: _thin_pen_set(examples, thin_photograph, photographed, seed + 30),
+        )
     if cache is not None and examples is not loaded:
         np.savez(cache, **examples)  # once, with every stage
     held_digits, digits = examples["held_digits"], examples["digits"]
     if epochs:
         parts = ["", "scan_", "hand_"] if hand_fonts else ["", "scan_"]
+        parts += ["thin_"] if thin_photograph is not None else []
         images = np.concatenate([examples[f"{part}images"] for part in parts])
         labels = np.concatenate([examples[f"{part}labels"] for part in parts])
         onnx_bytes = _fit(images, labels, seed, epochs, learning_rate, start_from)
@@ -486,6 +517,12 @@ def train(
             f"; {photographed} of each also photographed and prepared again (repeated {PHOTO_REPEATS}x);"
             f" threshold on {len(held_digits)} photographed held-out digits"
             if photograph
+            else ""
+        )
+        + (
+            f"; {THIN_PEN_PHOTOS} of each photographed with a fine pen or a ballpoint (repeated"
+            f" {PHOTO_REPEATS}x)"
+            if thin_photograph
             else ""
         ),
         "network": f"conv {FILTERS[0]} and {FILTERS[1]} filters, dense {DENSE}",
