@@ -24,14 +24,40 @@ from mnistlab.training.sweep import sweep
 
 pytestmark = pytest.mark.slow
 
-# The tiny sweep: 2 points x 1 seed, 512 examples, 1 epoch.
-SWEEP_GRID = {"lr": [0.001, 0.003], "epochs": [1], "train_split": ["train[:512]"], "threads": [1]}
+# The tiny sweep: 2 points x 1 seed, 512 examples, 1 epoch. Every run here leaves out the recipe's scans
+# (scans=0): what is tested is where and how runs run, and on a fresh machine each split's scans would
+# be made first (2,500 of them, ~10 s of CPU); tests/test_scans.py has runs that make them together.
+SWEEP_GRID = {
+    "lr": [0.001, 0.003],
+    "epochs": [1],
+    "train_split": ["train[:512]"],
+    "threads": [1],
+    "scans": [0],
+}
 SWEEP_POINTS = {"lr=0.001,seed=0": {"lr": 0.001}, "lr=0.003,seed=0": {"lr": 0.003}}
 # The run whose node is removed: long enough to be caught between its first checkpoint and its end.
-KILLED_GRID = {"epochs": [3], "train_split": ["train[:4000]"], "threads": [1], "keep_checkpoints": [3]}
+KILLED_GRID = {
+    "epochs": [3],
+    "train_split": ["train[:4000]"],
+    "threads": [1],
+    "keep_checkpoints": [3],
+    "scans": [0],
+}
 # Two tiny fastcnn members: seeds 0 and 1; and the bench's tiny mode.
-MEMBERS = {"member": "fastcnn", "train_split": "train[:512]", "epochs": 1, "threads": 1, "progress": False}
-TINY_BENCH = {"recipes": ["fastcnn+threads=1"], "seeds": 1, "epochs_cap": 1, "train_split": "train[:512]"}
+MEMBERS = {
+    "member": "fastcnn",
+    "train_split": "train[:512]",
+    "epochs": 1,
+    "threads": 1,
+    "scans": 0,
+    "progress": False,
+}
+TINY_BENCH = {
+    "recipes": ["fastcnn+threads=1+scans=0"],
+    "seeds": 1,
+    "epochs_cap": 1,
+    "train_split": "train[:512]",
+}
 
 # The references, in one fresh process: plain fastcnn runs (seed 0) into argv[1]/<name>, the ensemble of
 # members one after another into argv[1]/ensemble, and the bench report; prints {name: metrics, "bench": ...}
