@@ -27,7 +27,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from photo_digits import STYLE_WEIGHTS, STYLES, photo_set, render_photo, scan_set  # noqa: E402
+from photo_digits import (  # noqa: E402
+    PEN_STYLES,
+    PEN_WEIGHTS,
+    STYLE_WEIGHTS,
+    STYLES,
+    photo_set,
+    render_photo,
+    scan_set,
+)
 
 
 def as_photos(pictures: np.ndarray, seed: int) -> list[bytes]:
@@ -38,7 +46,7 @@ def as_photos(pictures: np.ndarray, seed: int) -> list[bytes]:
 def as_thin_pen_photos(pictures: np.ndarray, seed: int) -> list[bytes]:
     """Photographed in pen or pencil with a pen finer than MNIST's: a fine pen or a ballpoint, in turns."""
     rng = np.random.default_rng(seed)
-    styles = rng.choice(["black pen", "blue pen", "pencil"], size=len(pictures), p=[0.45, 0.35, 0.2])
+    styles = rng.choice(PEN_STYLES, size=len(pictures), p=PEN_WEIGHTS)
     pens = ("fine", "ballpoint")
     drawn = zip(pictures, styles, strict=True)
     return [

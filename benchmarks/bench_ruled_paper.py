@@ -26,9 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_read import number_set  # noqa: E402
-from photo_digits import PAPERS, render_photo  # noqa: E402
-
-PEN_STYLES, PEN_WEIGHTS = ("black pen", "blue pen", "pencil"), (0.45, 0.35, 0.2)
+from photo_digits import PAPERS, PEN_STYLES, PEN_WEIGHTS, render_photo  # noqa: E402
 
 
 def photos(images: np.ndarray, count: int, seed: int, papers=PAPERS) -> dict[str, list[bytes]]:

@@ -24,6 +24,9 @@ from scipy import ndimage
 
 STYLES = ("black pen", "blue pen", "pencil", "canvas", "chalkboard")
 STYLE_WEIGHTS = (0.35, 0.25, 0.15, 0.15, 0.10)
+# The styles written on paper with a pen or a pencil (those a notebook's lines or a finer pen apply to),
+# in the proportions STYLE_WEIGHTS gives them.
+PEN_STYLES, PEN_WEIGHTS = ("black pen", "blue pen", "pencil"), (0.45, 0.35, 0.2)
 INK_COLOURS = {  # RGB in [0, 1]
     "black pen": (0.08, 0.08, 0.10),
     "blue pen": (0.10, 0.17, 0.58),

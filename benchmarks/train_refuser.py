@@ -31,7 +31,7 @@ from mnistlab.rundir import cpu_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from photo_digits import STYLE_WEIGHTS, STYLES, render_photo  # noqa: E402
+from photo_digits import PEN_STYLES, PEN_WEIGHTS, STYLE_WEIGHTS, STYLES, render_photo  # noqa: E402
 
 
 def photograph(picture, rng):
@@ -40,7 +40,7 @@ def photograph(picture, rng):
 
 def thin_photograph(picture, rng):
     """In pen or pencil, with a fine pen or a ballpoint (photo_digits.py)."""
-    style = rng.choice(["black pen", "blue pen", "pencil"], p=[0.45, 0.35, 0.2])
+    style = rng.choice(PEN_STYLES, p=PEN_WEIGHTS)
     return render_photo(picture, rng, style, "plain", rng.choice(["fine", "ballpoint"]))[0]
 
 
